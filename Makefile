@@ -1,0 +1,48 @@
+# llmbook: the two commands a reader needs are `make serve` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.llmbook-installed
+export NO_MKDOCS_2_WARNING := 1
+export TIKTOKEN_CACHE_DIR :=
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MPLBACKEND := Agg
+
+.PHONY: serve site examples test test-full test-fast browser-deps clean help
+
+help:
+	@echo "make serve      build everything and serve the book at http://127.0.0.1:8000"
+	@echo "make site       build the book into site/"
+	@echo "make test       run every test (unit, reference, doc blocks, browser)"
+	@echo "make test-full  the same, with slow exhaustive checks over everything"
+	@echo "make examples   (re)run the example scripts that make figures and widget data"
+
+# The pinned environment: one lock file with the whole dependency closure.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+examples: $(STAMP)
+	$(PY) -m tools.run_examples
+
+site: examples
+	$(PY) -m mkdocs build --strict
+
+serve: examples
+	$(PY) -m mkdocs serve --strict -a 127.0.0.1:8000 -w llmbook -w examples
+
+browser-deps:
+	@$(PY) -m tools.ensure_chromium
+
+test: examples browser-deps
+	$(PY) -m pytest
+
+test-full: examples browser-deps
+	LLMBOOK_SLOW=full $(PY) -m pytest
+
+clean:
+	rm -rf site docs/generated .cache test-artifacts
