@@ -1,0 +1,18 @@
+"""Collect every code block in docs/*.md as a test (sybil), run in page order."""
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TIKTOKEN_CACHE_DIR", "")  # never let tiktoken write or fetch a cache
+
+from sybil import Sybil  # noqa: E402
+from sybil.parsers.markdown import SkipParser  # noqa: E402
+
+from tools.doctest_blocks import BookCodeParser  # noqa: E402
+
+pytest_collect_file = Sybil(
+    parsers=[BookCodeParser(), SkipParser()],
+    path="docs",
+    patterns=["*.md", "**/*.md"],
+    excludes=["generated/**"],
+).pytest()

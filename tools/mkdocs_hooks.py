@@ -1,0 +1,53 @@
+"""MkDocs hooks: serve MathJax from the site itself and load every widget script.
+
+- MathJax 3.2.2 comes from the pinned ``django-static-mathjax`` wheel (its ``es5``
+  build); the files are added to the build as ``assets/mathjax/...`` without being
+  copied into ``docs/``.
+- Every ``docs/javascripts/widgets/*.js`` is appended to ``extra_javascript`` so a
+  new widget needs no edit to mkdocs.yml.
+- The build stops early, with one clear line, if the example outputs are missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+log = logging.getLogger("mkdocs.hooks.llmbook")
+
+MATHJAX_PARTS = ["tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "sre", "adaptors"]
+
+
+def mathjax_root() -> Path:
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise PluginError("MathJax is missing: install the pinned environment with `make site`")
+    return Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    docs = Path(config.docs_dir)
+    if not (docs / "generated").is_dir():
+        raise PluginError("docs/generated/ is missing: run `make examples` (or `make site`) first")
+    widgets = sorted((docs / "javascripts" / "widgets").glob("*.js"))
+    for path in widgets:
+        uri = path.relative_to(docs).as_posix()
+        if uri not in [str(s) for s in config.extra_javascript]:
+            config.extra_javascript.append(uri)
+    return config
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    root = mathjax_root()
+    for part in MATHJAX_PARTS:
+        base = root / part
+        paths = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        for path in paths:
+            uri = "assets/mathjax/" + path.relative_to(root).as_posix()
+            files.append(File.generated(config, uri, abs_src_path=str(path)))
+    return files
