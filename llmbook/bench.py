@@ -1,0 +1,94 @@
+"""Measuring code honestly: repeated timings, peak memory, and benchmark records.
+
+Timings on a shared machine are noisy, so the book reports medians of repeats and
+ratios against a reference measured in the same run. GPU benchmarks save a record
+(device, versions, date, command, commit, numbers) under ``examples/records/`` so a
+build without a GPU can still show the newest measured numbers, labelled as such.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+RECORDS = Path(__file__).resolve().parent.parent / "examples" / "records"
+
+
+def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1, sync: bool = False) -> dict[str, float]:
+    """Run ``fn`` ``warmup`` times, then time ``repeats`` runs; seconds as median, best and all."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if sync:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if sync:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return {"median": statistics.median(times), "best": min(times), "all": times}
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=RECORDS.parent,
+                             timeout=10)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(device: str = "cpu") -> dict[str, Any]:
+    """Where a measurement was taken: device name, versions, date, command and commit."""
+    env: dict[str, Any] = {
+        "device": device,
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "commit": _git_commit(),
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        env["device_name"] = torch.cuda.get_device_name()
+        env["cuda"] = torch.version.cuda
+        try:
+            env["driver"] = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True, text=True, timeout=10).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            env["driver"] = None
+    else:
+        env["device_name"] = env["cpu"]
+    return env
+
+
+def save_record(name: str, results: Any, device: str) -> Path:
+    """Write a benchmark record to ``examples/records/<name>/<date>-<device>.json`` (to be committed)."""
+    env = environment(device)
+    slug = "".join(c if c.isalnum() else "-" for c in env["device_name"]).strip("-").lower()
+    path = RECORDS / name / f"{env['date'][:10]}-{slug}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"benchmark": name, "environment": env, "results": results}, indent=1) + "\n")
+    return path
+
+
+def latest_record(name: str) -> dict[str, Any] | None:
+    """The newest committed record of benchmark ``name`` (by the date inside it), or None."""
+    folder = RECORDS / name
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    if not records:
+        return None
+    return max(records, key=lambda r: r["environment"]["date"])
