@@ -99,9 +99,13 @@ def main() -> None:
             ax_t.plot(ts, [r[f"{impl}_ms"] for r in rows], style, marker="o", color=color, label=f"{impl}, {label}")
             ax_m.plot(ts, [max(r[f"{impl}_peak_mib"], 1e-3) for r in rows], style, marker="o", color=color,
                       label=f"{impl}, {label}")
-    ax_t.set(xscale="log", yscale="log", xlabel="sequence length T", ylabel="time per call (ms, median)",
-             title="Time")
-    ax_m.set(xscale="log", yscale="log", xlabel="sequence length T", ylabel="extra peak memory (MiB)",
+    ticks = sorted({r["T"] for _, rows, _ in series for r in rows})
+    for ax in (ax_t, ax_m):
+        ax.set_xscale("log")
+        ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=7)
+        ax.minorticks_off()
+    ax_t.set(yscale="log", xlabel="sequence length T", ylabel="time per call (ms, median)", title="Time")
+    ax_m.set(yscale="log", xlabel="sequence length T", ylabel="extra peak memory (MiB)",
              title="Peak memory")
     ax_t.legend(fontsize=7)
     fig.tight_layout()

@@ -8,6 +8,7 @@
 (function () {
   "use strict";
   const registry = {};
+  const jsonCache = new Map();  // several widgets on a page often share one data file
 
   function siteRoot() {
     const cfg = document.getElementById("__config");
@@ -23,10 +24,15 @@
     siteUrl(path) { return new URL(path, siteRoot()).href; },
 
     /** Fetch JSON from a site-root-relative path; rejects with a readable error. */
-    async fetchJSON(path) {
-      const res = await fetch(llmbook.siteUrl(path));
-      if (!res.ok) throw new Error(`could not load ${path}: HTTP ${res.status}`);
-      return res.json();
+    fetchJSON(path) {
+      const url = llmbook.siteUrl(path);
+      if (!jsonCache.has(url)) {
+        jsonCache.set(url, fetch(url).then((res) => {
+          if (!res.ok) throw new Error(`could not load ${path}: HTTP ${res.status}`);
+          return res.json();
+        }));
+      }
+      return jsonCache.get(url);
     },
 
     /** Escape text for safe insertion into HTML. Prefer textContent; use this when building markup. */
