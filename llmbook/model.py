@@ -1,0 +1,202 @@
+"""A Llama-architecture language model built from the book's own layers, loaded from a GGUF file.
+
+``load_model("smollm2-135m-instruct")`` reads SmolLM2-135M-Instruct's GGUF file with
+``llmbook.gguf``, takes the architecture from its metadata, dequantises every weight
+to float32 and puts them into ``Llama``: token embedding, 30 ``LlamaBlock``s, a final
+RMSNorm and the output layer, which shares its matrix with the embedding.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llmbook.blocks import LlamaBlock
+from llmbook.chat import chatml
+from llmbook.embedding import TokenEmbedding
+from llmbook.gguf import GGUFError, GGUFFile, read_gguf
+from llmbook.gqa import KVCache
+from llmbook.model_tokenizer import GGUFTokenizer
+from llmbook.models import model_path
+from llmbook.norms import RMSNorm
+from llmbook.positions import rope_angles
+
+
+# --8<-- [start:config]
+@dataclass(frozen=True)
+class LlamaConfig:
+    """The numbers that fix a Llama model's shape, as stored in a GGUF file's metadata."""
+
+    vocab_size: int  # V
+    n_layers: int  # number of blocks
+    n_heads: int  # H query heads
+    n_kv_heads: int  # KV key/value heads (GQA)
+    dim: int  # C, width of the residual stream
+    ffn_dim: int  # hidden width of SwiGLU
+    context_length: int  # longest sequence it was trained for
+    rope_base: float  # theta in RoPE's angles p * theta^(-2i/D)
+    norm_eps: float  # RMSNorm epsilon
+    tied_embeddings: bool  # output layer reuses the embedding matrix
+
+    @property
+    def head_dim(self) -> int:  # D
+        return self.dim // self.n_heads
+
+    @classmethod
+    def from_gguf(cls, f: GGUFFile) -> LlamaConfig:
+        m, arch = f.metadata, f.metadata.get("general.architecture")
+        if arch != "llama":
+            raise GGUFError(f"{f.path}: architecture {arch!r} is not supported, only 'llama'")
+        try:
+            config = cls(
+                vocab_size=len(m["tokenizer.ggml.tokens"]),
+                n_layers=m["llama.block_count"],
+                n_heads=m["llama.attention.head_count"],
+                n_kv_heads=m.get("llama.attention.head_count_kv", m["llama.attention.head_count"]),
+                dim=m["llama.embedding_length"],
+                ffn_dim=m["llama.feed_forward_length"],
+                context_length=m["llama.context_length"],
+                rope_base=float(m.get("llama.rope.freq_base", 10000.0)),
+                norm_eps=float(m["llama.attention.layer_norm_rms_epsilon"]),
+                tied_embeddings="output.weight" not in f.tensors,
+            )
+        except KeyError as e:
+            raise GGUFError(f"{f.path}: metadata key {e.args[0]!r} is missing") from None
+        if m.get("llama.rope.dimension_count", config.head_dim) != config.head_dim:
+            raise GGUFError(f"{f.path}: RoPE over part of the head dimension is not supported")
+        return config
+# --8<-- [end:config]
+
+
+# --8<-- [start:model]
+class Llama(nn.Module):
+    """Token ids (B, T) -> next-token logits (B, T, V)."""
+
+    def __init__(self, config: LlamaConfig) -> None:
+        super().__init__()
+        c = config
+        self.config = c
+        self.embed = TokenEmbedding(c.vocab_size, c.dim)  # (V, C)
+        self.blocks = nn.ModuleList(
+            LlamaBlock(c.dim, c.n_heads, c.n_kv_heads, c.ffn_dim, c.norm_eps) for _ in range(c.n_layers)
+        )
+        self.norm = RMSNorm(c.dim, c.norm_eps)
+        self.output = None if c.tied_embeddings else nn.Linear(c.dim, c.vocab_size, bias=False)
+        self.tokenizer: GGUFTokenizer | None = None
+        self.chat_template: str | None = None
+
+    def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        if ids.ndim != 2:
+            raise ValueError(f"ids must have shape (batch, tokens), got {tuple(ids.shape)}")
+        start = cache.length if cache is not None else 0  # position of the first of these tokens
+        t = ids.shape[1]
+        if start + t > self.config.context_length:
+            raise ValueError(f"{start + t} tokens exceed the context length {self.config.context_length}")
+        x = self.embed(ids)  # (B, T, C)
+        cos, sin = rope_angles(torch.arange(start, start + t), self.config.head_dim, self.config.rope_base)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cos, sin, cache, layer=i)  # (B, T, C)
+        x = self.norm(x)
+        w_out = self.embed.weight if self.output is None else self.output.weight  # (V, C)
+        return F.linear(x, w_out)  # (B, T, V)
+# --8<-- [end:model]
+
+    def encode_chat(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> list[int]:
+        """Token ids of a conversation in the model's chat format (ChatML for SmolLM2)."""
+        assert self.tokenizer is not None
+        return self.tokenizer.encode(chatml(messages, add_generation_prompt))
+
+    @torch.inference_mode()
+    def generate(self, ids: list[int], max_new_tokens: int, stop: int | None = None) -> list[int]:
+        """Greedy decoding with a KV cache: the new token ids (up to ``max_new_tokens``, ending at ``stop``)."""
+        cache = KVCache(self.config.n_layers)
+        logits = self(torch.tensor([ids]), cache)  # the prompt in one pass (prefill)
+        out: list[int] = []
+        for _ in range(max_new_tokens):
+            nxt = int(logits[0, -1].argmax())
+            out.append(nxt)
+            if nxt == stop:
+                break
+            logits = self(torch.tensor([[nxt]]), cache)  # one token at a time, reusing the cache
+        return out
+
+
+# --8<-- [start:names]
+# GGUF tensor name (per block: blk.{i}.<name>) -> our parameter name
+GGUF_NAMES = {
+    "token_embd.weight": "embed.weight",
+    "output_norm.weight": "norm.weight",
+    "output.weight": "output.weight",
+}
+BLOCK_NAMES = {
+    "attn_norm.weight": "attn_norm.weight",
+    "attn_q.weight": "attn.q_proj.weight",  # rows per head in interleaved-pair order: see below
+    "attn_k.weight": "attn.k_proj.weight",
+    "attn_v.weight": "attn.v_proj.weight",
+    "attn_output.weight": "attn.o_proj.weight",
+    "ffn_norm.weight": "ffn_norm.weight",
+    "ffn_gate.weight": "ffn.gate.weight",
+    "ffn_up.weight": "ffn.up.weight",
+    "ffn_down.weight": "ffn.down.weight",
+}
+# --8<-- [end:names]
+
+# A note on the Q and K weights. RoPE rotates pairs of dimensions of each head. Meta's
+# original Llama code pairs adjacent dimensions (2i, 2i+1); Hugging Face checkpoints pair
+# i with i + D/2, and llama.cpp's converter permutes the rows of attn_q/attn_k back to
+# adjacent pairs when it writes a GGUF. We keep the file's rows as they are and rotate
+# adjacent pairs (apply_rope(interleaved=True)). Undoing the permutation and rotating
+# halves gives the same logits: the same permutation is applied to q and k, and the
+# score q . k is a sum over dimensions, which does not care about their order. What
+# must not happen is mixing the two: rotating halves on the file's rows still gives a
+# plausible model whose logits are off by several units.
+
+
+def _torch(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
+
+
+def state_dict_from_gguf(f: GGUFFile, config: LlamaConfig) -> dict[str, torch.Tensor]:
+    """Every tensor of the file, dequantised to float32, under our parameter names."""
+    names = dict(GGUF_NAMES)
+    for i in range(config.n_layers):
+        names.update({f"blk.{i}.{k}": f"blocks.{i}.{v}" for k, v in BLOCK_NAMES.items()})
+    unknown = sorted(set(f.tensors) - set(names))
+    if unknown:
+        raise GGUFError(f"{f.path}: unexpected tensors {unknown[:5]}")
+    return {names[n]: _torch(f.tensor(n)) for n in f.tensors}
+
+
+def load_gguf_model(path: str | Path) -> Llama:
+    """Build a ``Llama`` from a GGUF file: config from metadata, weights dequantised, tokenizer attached."""
+    f = read_gguf(path)
+    config = LlamaConfig.from_gguf(f)
+    with torch.device("meta"):  # no memory or random init for weights we are about to replace
+        model = Llama(config)
+    model.load_state_dict(state_dict_from_gguf(f, config), strict=True, assign=True)
+    model.requires_grad_(False).eval()  # an inference model: no autograd bookkeeping
+    model.tokenizer = GGUFTokenizer.from_gguf(f.metadata)
+    model.chat_template = f.metadata.get("tokenizer.chat_template")
+    return model
+
+
+def load_model(name: str = "smollm2-135m-instruct", verbose: bool = False) -> Llama:
+    """Load a model of the book by name (see ``llmbook.models``), e.g. ``load_model("smollm2-135m-instruct")``."""
+    t0 = time.perf_counter()
+    model = load_gguf_model(model_path(name))
+    if verbose:
+        print(f"loaded {name} in {time.perf_counter() - t0:.1f} s")
+    return model
+
+
+def describe(model: Llama) -> dict[str, Any]:
+    """The config as a plain dict, with the parameter count."""
+    c = model.config
+    return {**c.__dict__, "head_dim": c.head_dim, "parameters": sum(p.numel() for p in model.parameters())}
