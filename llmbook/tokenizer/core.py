@@ -53,7 +53,8 @@ class Tokenizer:
     ) -> None:
         self.name = name
         self.pattern = pattern
-        self.ranks: Mapping[bytes, int] = MappingProxyType(dict(ranks))
+        self._ranks = dict(ranks)  # a plain dict: lookups through the read-only view are slower
+        self.ranks: Mapping[bytes, int] = MappingProxyType(self._ranks)
         self.special_tokens: Mapping[str, int] = MappingProxyType(dict(special_tokens or {}))
         missing = [b for b in range(256) if bytes([b]) not in self.ranks]
         if missing:
@@ -84,7 +85,7 @@ class Tokenizer:
         if len(cache) > CACHE_LIMIT:
             cache.clear()
         for piece in set(pieces).difference(cache):
-            cache[piece] = tuple(encode_piece(piece.encode("utf-8"), self.ranks))
+            cache[piece] = tuple(encode_piece(piece.encode("utf-8"), self._ranks))
         return list(chain.from_iterable(map(cache.__getitem__, pieces)))
     # --8<-- [end:encode_ordinary]
 

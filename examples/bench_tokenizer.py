@@ -1,0 +1,143 @@
+"""llmbook.tokenizer vs tiktoken (encoding) and vs HF tokenizers (training), on the stdlib corpus.
+
+- Exactness: every corpus file encoded by both, for gpt2, cl100k_base and o200k_base;
+  mismatching files are counted (must be 0) and listed.
+- Encoding speed: one pass over the corpus, one file per call, one thread each;
+  llmbook starts with an empty piece cache (its cold cost is included).
+- Training speed: a 4,096-token vocabulary (cl100k's pre-split pattern) from the whole
+  corpus, llmbook vs HF ``tokenizers``' BPE trainer on one thread (RAYON_NUM_THREADS=1).
+
+Writes ``generated/tokens/bench.json`` and ``generated/tokens/bench.svg``, and a record
+under ``examples/records/tokenizer/``. ``LLMBOOK_QUICK=1`` runs on every 10th file only
+(quick check, no record); the book shows the full run.
+"""
+
+import os
+
+os.environ["RAYON_NUM_THREADS"] = "1"  # before tokenizers is imported
+os.environ["TIKTOKEN_CACHE_DIR"] = ""
+
+import time  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from llmbook import tokenizer  # noqa: E402
+from llmbook.bench import environment, save_record  # noqa: E402
+from llmbook.corpus import stdlib_documents  # noqa: E402
+from llmbook.export import save_figure, write_json  # noqa: E402
+from llmbook.tokenizer.reference import tiktoken_encoding  # noqa: E402
+
+QUICK = os.environ.get("LLMBOOK_QUICK") == "1"
+VOCAB = 4096
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def encode_all(encode, docs: list[str]) -> tuple[list[list[int]], float]:
+    t0 = time.perf_counter()
+    out = [encode(d) for d in docs]
+    return out, time.perf_counter() - t0
+
+
+def train_llmbook(docs: list[str]) -> float:
+    t0 = time.perf_counter()
+    tok = tokenizer.train(docs, VOCAB, progress=False)
+    seconds = time.perf_counter() - t0
+    assert tok.vocab_size == VOCAB
+    return seconds
+
+
+def train_hf(docs: list[str]) -> float:
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    hf = Tokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(tokenizer.CL100K_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    hf.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    t0 = time.perf_counter()
+    hf.train_from_iterator(docs, trainer=trainer, length=len(docs))
+    seconds = time.perf_counter() - t0
+    assert hf.get_vocab_size() == VOCAB, hf.get_vocab_size()
+    return seconds
+
+
+def main() -> None:
+    names, docs = zip(*stdlib_documents())
+    if QUICK:
+        names, docs = names[::10], docs[::10]
+    chars = sum(map(len, docs))
+    nbytes = sum(len(d.encode()) for d in docs)
+    log(f"corpus: {len(docs)} files, {chars:,} characters, {nbytes:,} UTF-8 bytes" + (" (QUICK sample)" if QUICK else ""))
+
+    encodings = {}
+    for name in tokenizer.BUILTIN:
+        ref = tiktoken_encoding(name)
+        tok = tokenizer.load(name)
+        tok._cache.clear()  # measure from a cold cache
+        ref_ids, ref_s = encode_all(ref.encode_ordinary, docs)
+        ids, our_s = encode_all(tok.encode_ordinary, docs)
+        _, warm_s = encode_all(tok.encode_ordinary, docs)
+        bad = [i for i, (a, b) in enumerate(zip(ids, ref_ids)) if a != b]
+        encodings[name] = {
+            "mismatched_files": len(bad),
+            "mismatch_examples": [names[i] for i in bad[:5]],
+            "tokens": sum(map(len, ref_ids)),
+            "tiktoken_s": round(ref_s, 3),
+            "llmbook_s": round(our_s, 3),
+            "llmbook_warm_s": round(warm_s, 3),
+            "tiktoken_MBps": round(nbytes / ref_s / 1e6, 2),
+            "llmbook_MBps": round(nbytes / our_s / 1e6, 2),
+            "time_ratio": round(our_s / ref_s, 2),
+        }
+        log(f"{name}: {len(bad)} mismatching files; tiktoken {nbytes / ref_s / 1e6:.2f} MB/s, "
+            f"llmbook {nbytes / our_s / 1e6:.2f} MB/s cold, {nbytes / warm_s / 1e6:.2f} MB/s warm "
+            f"-> {our_s / ref_s:.2f}x tiktoken's time")
+
+    log(f"training a {VOCAB}-token vocabulary: llmbook ...")
+    ours = train_llmbook(docs)
+    log(f"  llmbook {ours:.1f} s; HF tokenizers (1 thread) ...")
+    hf = train_hf(docs)
+    log(f"  HF {hf:.1f} s -> {ours / hf:.2f}x HF's time")
+    results = {
+        "quick": QUICK,
+        "files": len(docs),
+        "characters": chars,
+        "bytes": nbytes,
+        "encode": encodings,
+        "train": {"vocab_size": VOCAB, "llmbook_s": round(ours, 2), "hf_tokenizers_s": round(hf, 2),
+                  "time_ratio": round(ours / hf, 2)},
+        "environment": environment("cpu"),
+    }
+    write_json("tokens/bench.json", results)
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [3, 1.3]})
+    names = list(encodings)
+    x = range(len(names))
+    ax1.bar([i - 0.2 for i in x], [encodings[n]["tiktoken_MBps"] for n in names], 0.4, label="tiktoken (Rust)")
+    ax1.bar([i + 0.2 for i in x], [encodings[n]["llmbook_MBps"] for n in names], 0.4, label="llmbook (Python)")
+    for i, n in enumerate(names):
+        ax1.annotate(f"{encodings[n]['time_ratio']:.2f}× time\n{encodings[n]['mismatched_files']} mismatches",
+                     (i + 0.2, encodings[n]["llmbook_MBps"]), ha="center", va="bottom", fontsize=8)
+    ax1.set_xticks(list(x), names)
+    ax1.set_ylabel("MB/s, one thread")
+    ax1.set_title("Encoding the stdlib corpus")
+    ax1.legend(loc="lower right", fontsize=8)
+    ax1.margins(y=0.3)
+    ax2.bar(["HF tokenizers\n(Rust)", "llmbook\n(Python)"], [hf, ours], color=["C0", "C1"])
+    ax2.set_ylabel("seconds")
+    ax2.set_title(f"Training {VOCAB:,} tokens")
+    fig.tight_layout()
+    save_figure(fig, "tokens/bench.svg")
+    if not QUICK:
+        log(f"record: {save_record('tokenizer', results, 'cpu')}")
+    log("done")
+
+
+if __name__ == "__main__":
+    main()
