@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 NOTEBOOKS = EXAMPLES / "notebooks"
-GENERATED = ROOT / "docs" / "generated"
+GENERATED = Path(os.environ.get("LLMBOOK_GENERATED", ROOT / "docs" / "generated"))  # as llmbook.export
 CACHE = ROOT / ".cache" / "examples"
 
 
@@ -35,10 +35,17 @@ def discover() -> list[Path]:
     return scripts + notebooks
 
 
+def label(script: Path) -> str:
+    """How an example is named in messages: ``examples/<name>.py``."""
+    return script.relative_to(EXAMPLES.parent).as_posix()
+
+
 def content_hash(script: Path, modules: list[str]) -> str:
+    """Hash of the script, the lock file and the ``llmbook`` modules (repo-relative paths) it imported."""
     h = hashlib.sha256()
-    for path in [script, ROOT / "requirements.lock", *(ROOT / m for m in sorted(modules))]:
-        h.update(str(path.relative_to(ROOT)).encode())
+    for name, path in [(label(script), script), ("requirements.lock", ROOT / "requirements.lock"),
+                       *((m, ROOT / m) for m in sorted(modules))]:
+        h.update(name.encode())
         h.update(path.read_bytes() if path.exists() else b"<missing>")
     return h.hexdigest()
 
@@ -68,7 +75,7 @@ def run_one(script: Path) -> tuple[list[str], list[str]]:
     cmd = [sys.executable, "-m", "tools.example_shim", str(script), str(manifest)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env)
     if proc.returncode != 0:
-        raise SystemExit(f"\nexample {script.relative_to(ROOT)} failed (exit {proc.returncode}); see its output above")
+        raise SystemExit(f"\nexample {label(script)} failed (exit {proc.returncode}); see its output above")
     modules = json.loads(manifest.read_text())
     after = snapshot()
     outputs = sorted(name for name, mtime in after.items() if before.get(name) != mtime)
@@ -91,18 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     total = len(scripts)
     start_all = time.perf_counter()
     for i, script in enumerate(scripts, 1):
-        label = script.relative_to(ROOT).as_posix()
+        name = label(script)
         if not args.force and is_fresh(script):
-            print(f"[{i}/{total}] {label}: unchanged, cached", flush=True)
+            print(f"[{i}/{total}] {name}: unchanged, cached", flush=True)
             continue
-        print(f"[{i}/{total}] {label}: running ...", flush=True)
+        print(f"[{i}/{total}] {name}: running ...", flush=True)
         t0 = time.perf_counter()
         modules, outputs = run_one(script)
         elapsed = time.perf_counter() - t0
         record = {"hash": content_hash(script, modules), "modules": modules, "outputs": outputs,
                   "seconds": round(elapsed, 2)}
         cache_file(script).write_text(json.dumps(record, indent=1))
-        print(f"[{i}/{total}] {label}: done in {elapsed:.1f} s, wrote {len(outputs)} file(s)", flush=True)
+        print(f"[{i}/{total}] {name}: done in {elapsed:.1f} s, wrote {len(outputs)} file(s)", flush=True)
     print(f"examples: {total} up to date in {time.perf_counter() - start_all:.1f} s", flush=True)
     return 0
 

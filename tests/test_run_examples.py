@@ -1,0 +1,67 @@
+"""The example runner: content-hash caching, re-runs on change, failures named."""
+
+from __future__ import annotations
+
+import pytest
+
+import tools.run_examples as runner
+
+SCRIPT = """
+from llmbook.export import write_json
+from llmbook.by_hand import QUERY
+write_json("demo/out.json", {"query": list(QUERY), "tag": TAG})
+print("made demo/out.json")
+"""
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    examples, generated = tmp_path / "examples", tmp_path / "generated"
+    examples.mkdir()
+    monkeypatch.setattr(runner, "EXAMPLES", examples)
+    monkeypatch.setattr(runner, "NOTEBOOKS", examples / "notebooks")
+    monkeypatch.setattr(runner, "GENERATED", generated)
+    monkeypatch.setattr(runner, "CACHE", tmp_path / "cache")
+    monkeypatch.setenv("LLMBOOK_GENERATED", str(generated))
+    return examples, generated
+
+
+def test_runs_then_caches_then_reruns_on_change(sandbox, capsys, monkeypatch):
+    examples, generated = sandbox
+    script = examples / "demo.py"
+    script.write_text("TAG = 1\n" + SCRIPT)
+    assert runner.main([]) == 0
+    assert (generated / "demo/out.json").read_text() == '{"query":[1.5,-0.5,2.0],"tag":1}'
+    assert "running" in capsys.readouterr().out
+
+    assert runner.main([]) == 0
+    assert "unchanged, cached" in capsys.readouterr().out
+
+    script.write_text("TAG = 2\n" + SCRIPT)
+    assert runner.main([]) == 0
+    assert "running" in capsys.readouterr().out
+    assert '"tag":2' in (generated / "demo/out.json").read_text()
+
+    (generated / "demo/out.json").unlink()  # a missing output also forces a re-run
+    assert runner.main([]) == 0
+    assert "running" in capsys.readouterr().out
+
+
+def test_failing_example_is_named(sandbox, monkeypatch):
+    examples, _ = sandbox
+    (examples / "broken.py").write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(SystemExit, match=r"example examples/broken.py failed"):
+        runner.main([])
+
+
+def test_imported_package_modules_are_in_the_hash(tmp_path):
+    script = runner.EXAMPLES / "attention_exercises.py"
+    base = runner.content_hash(script, ["llmbook/by_hand.py"])
+    assert base != runner.content_hash(script, ["llmbook/by_hand.py", "llmbook/attention.py"])
+    assert base == runner.content_hash(script, ["llmbook/by_hand.py"])
+
+
+def test_unknown_example_name(sandbox, capsys):
+    assert runner.main(["no_such_example"]) == 2
+    assert "no such example: no_such_example" in capsys.readouterr().err
+
