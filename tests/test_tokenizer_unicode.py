@@ -15,12 +15,15 @@ import re
 import pytest
 from helpers import budget_sample
 
+import regex
+
 from llmbook.tokenizer.pretokenize import (
     CL100K_PATTERN,
     GPT2_PATTERN,
     O200K_PATTERN,
     Splitter,
-    ascii_pattern,
+    beyond_bmp,
+    re_pattern,
 )
 
 PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k_base": CL100K_PATTERN, "o200k_base": O200K_PATTERN}
@@ -79,10 +82,19 @@ def test_the_probe_catches_a_wrong_unicode_table():
     assert len(found) > 100
 
 
-def test_ascii_fast_path_is_exact():
-    for name, pattern in PATTERNS.items():
-        fast, full = re.compile(ascii_pattern(pattern)), Splitter(pattern).unicode
-        texts = contexts(list(range(128))) + ["".join(map(chr, range(128))) * 3, "it's 12345 HTTPServer\r\n\n  x"]
-        assert all(fast.findall(t) == full.findall(t) for t in texts), name
-    assert ascii_pattern(r"\p{L}+|[^\s\p{N}]") == r"[" + "".join(f"\\x{c:02x}" for c in [*range(65, 91), *range(97, 123)]) + "]+|[^" + "".join(
-        f"\\x{c:02x}" for c in [9, 10, 11, 12, 13, 32, *range(48, 58)]) + "]"
+def test_fast_engine_classes_equal_regex_on_the_bmp():
+    bmp = "".join(chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF)
+    classes = [r"\p{L}", r"\p{N}", r"\s", r"\S", r"[^\r\n\p{L}\p{N}]", r"[^\s\p{L}\p{N}]",
+               r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]", r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]"]
+    for cls in classes:
+        assert re.findall(re_pattern(cls), bmp) == regex.findall(cls, bmp), cls
+    assert re_pattern(r"a\p{Nd}b") == "a[" + re_pattern(r"[\p{Nd}]")[1:-1] + "]b"
+
+
+def test_engine_choice():
+    assert not beyond_bmp("plain") and not beyond_bmp("漢字 é") and beyond_bmp("emoji 😀")
+    assert not beyond_bmp("\ud83d")  # a lone surrogate is not beyond U+FFFF
+    split = Splitter(CL100K_PATTERN)
+    for text in ["tab\t1234 it's", "Grüße, 漢字!"]:
+        assert split.split(text) == split.fast.findall(text) == split.unicode.findall(text)
+    assert split.split("rocket 🚀 launch") == ["rocket", " 🚀", " launch"]

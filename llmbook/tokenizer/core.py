@@ -66,6 +66,7 @@ class Tokenizer:
             if i in self._decoder:
                 raise ValueError(f"{name}: special token {text!r} reuses id {i}")
             self._decoder[i] = text.encode("utf-8")
+        self._vocab_size = max(self._decoder) + 1
         self._splitter = splitter(pattern)
         self._cache: dict[str, tuple[int, ...]] = {}
 
@@ -75,7 +76,7 @@ class Tokenizer:
     @property
     def vocab_size(self) -> int:
         """Number of ids, special tokens included (largest id + 1, like tiktoken's ``n_vocab``)."""
-        return max(self._decoder) + 1
+        return self._vocab_size
 
     # --8<-- [start:encode_ordinary]
     def encode_ordinary(self, text: str) -> list[int]:
