@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from llmbook.blocks import LlamaBlock
@@ -88,7 +87,9 @@ class Llama(nn.Module):
             LlamaBlock(c.dim, c.n_heads, c.n_kv_heads, c.ffn_dim, c.norm_eps) for _ in range(c.n_layers)
         )
         self.norm = RMSNorm(c.dim, c.norm_eps)
-        self.output = None if c.tied_embeddings else nn.Linear(c.dim, c.vocab_size, bias=False)
+        self.output = nn.Linear(c.dim, c.vocab_size, bias=False)  # C -> V
+        if c.tied_embeddings:
+            self.output.weight = self.embed.weight  # one (V, C) matrix, read both ways
         self.tokenizer: GGUFTokenizer | None = None
         self.chat_template: str | None = None
 
@@ -103,9 +104,7 @@ class Llama(nn.Module):
         cos, sin = rope_angles(torch.arange(start, start + t), self.config.head_dim, self.config.rope_base)
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, cache, layer=i)  # (B, T, C)
-        x = self.norm(x)
-        w_out = self.embed.weight if self.output is None else self.output.weight  # (V, C)
-        return F.linear(x, w_out)  # (B, T, V)
+        return self.output(self.norm(x))  # (B, T, V)
 # --8<-- [end:model]
 
     def encode_chat(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> list[int]:
@@ -171,7 +170,10 @@ def state_dict_from_gguf(f: GGUFFile, config: LlamaConfig) -> dict[str, torch.Te
     unknown = sorted(set(f.tensors) - set(names))
     if unknown:
         raise GGUFError(f"{f.path}: unexpected tensors {unknown[:5]}")
-    return {names[n]: _torch(f.tensor(n)) for n in f.tensors}
+    weights = {names[n]: _torch(f.tensor(n)) for n in f.tensors}
+    if config.tied_embeddings:
+        weights["output.weight"] = weights["embed.weight"]
+    return weights
 
 
 def load_gguf_model(path: str | Path) -> Llama:
@@ -181,6 +183,8 @@ def load_gguf_model(path: str | Path) -> Llama:
     with torch.device("meta"):  # no memory or random init for weights we are about to replace
         model = Llama(config)
     model.load_state_dict(state_dict_from_gguf(f, config), strict=True, assign=True)
+    if config.tied_embeddings:
+        model.output.weight = model.embed.weight  # assign=True made two Parameters: tie them again
     model.requires_grad_(False).eval()  # an inference model: no autograd bookkeeping
     model.tokenizer = GGUFTokenizer.from_gguf(f.metadata)
     model.chat_template = f.metadata.get("tokenizer.chat_template")
@@ -197,6 +201,6 @@ def load_model(name: str = "smollm2-135m-instruct", verbose: bool = False) -> Ll
 
 
 def describe(model: Llama) -> dict[str, Any]:
-    """The config as a plain dict, with the parameter count."""
+    """The config as a plain dict, with the parameter count (a tied matrix counted once)."""
     c = model.config
     return {**c.__dict__, "head_dim": c.head_dim, "parameters": sum(p.numel() for p in model.parameters())}
