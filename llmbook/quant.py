@@ -69,6 +69,7 @@ def _nibbles(qs: np.ndarray) -> np.ndarray:
     return np.concatenate([qs & 0x0F, qs >> 4], axis=1)
 
 
+# --8<-- [start:dequantize]
 def dequantize(raw: np.ndarray, qtype: GGMLType, shape: tuple[int, ...]) -> np.ndarray:
     """Turn the bytes ``raw`` of one tensor of type ``qtype`` into a float32 array of ``shape``.
 
@@ -101,6 +102,7 @@ def dequantize(raw: np.ndarray, qtype: GGMLType, shape: tuple[int, ...]) -> np.n
         raise NotImplementedError(qtype.name)
     assert x.shape[1] == block_values
     return x.reshape(shape)
+# --8<-- [end:dequantize]
 
 
 def _dequantize_q6_k(blocks: np.ndarray) -> np.ndarray:
