@@ -204,3 +204,20 @@ def describe(model: Llama) -> dict[str, Any]:
     """The config as a plain dict, with the parameter count (a tied matrix counted once)."""
     c = model.config
     return {**c.__dict__, "head_dim": c.head_dim, "parameters": sum(p.numel() for p in model.parameters())}
+
+
+# --8<-- [start:attention-maps]
+@torch.inference_mode()
+def attention_maps(model: Llama, ids: list[int]) -> torch.Tensor:
+    """Every layer's and head's attention weights for one sequence: (layers, H, T, T), rows = queries."""
+    attns = [block.attn for block in model.blocks]
+    for a in attns:
+        a.keep_weights = True
+    try:
+        model(torch.tensor([ids]))
+        maps = torch.stack([a.last_weights[0] for a in attns])  # type: ignore[index]
+    finally:
+        for a in attns:
+            a.keep_weights, a.last_weights = False, None
+    return maps
+# --8<-- [end:attention-maps]
