@@ -10,7 +10,7 @@ llmbook.widget("tokens-stepper", (root, data) => {
   const slider = el("input", { type: "range", id: `${uid}-step`, min: "0", max: String(last), value: "0" });
   const label = el("span", { "aria-live": "polite", class: "tokens-step-label" });
   const pieces = el("div", { class: "tokens-pieces", style: "display:flex;flex-wrap:wrap;gap:6px;margin:0.6em 0;font-family:var(--md-code-font-family,monospace)" });
-  const table = el("ol", { class: "tokens-merges", start: "0", style: "font-family:var(--md-code-font-family,monospace)" });
+  const table = el("ol", { class: "tokens-merges", style: "padding-left:3.5em;font-family:var(--md-code-font-family,monospace)" });
   const vis = (s) => s.replace(/ /g, "\u00b7");
 
   function show(k) {
