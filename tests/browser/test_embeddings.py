@@ -1,0 +1,34 @@
+"""The embeddings widget shows SmolLM2's real embedding rows and neighbours: shown values equal Python's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llmbook.model import load_model
+from llmbook.model_embeddings import nearest_tokens
+
+
+def test_neighbours_shown_equal_python(page, site_url, site_dir) -> None:  # noqa: ANN001
+    exported = json.loads((site_dir / "generated/model/embeddings.json").read_text())
+    model = load_model("smollm2-135m-instruct")
+    page.goto(site_url + "embeddings/", wait_until="load")
+    root = page.locator('.llmbook-widget[data-widget="embeddings"]')
+    button = root.locator('button[data-word=" king"]')
+    button.wait_for()
+    button.focus()
+    page.keyboard.press("Enter")  # usable by keyboard
+    assert button.get_attribute("aria-pressed") == "true"
+
+    king = model.tokenizer.encode(" king")[0]
+    expected = nearest_tokens(model.embed.weight, king, 8)
+    rows = root.locator("tbody tr")
+    assert rows.count() == 8
+    for r, (i, cos) in enumerate(expected):
+        assert rows.nth(r).get_attribute("data-id") == str(i)
+        assert rows.nth(r).locator("td").nth(2).inner_text() == f"{cos:.3f}"
+    shown_vector = next(w for w in exported["words"] if w["word"] == " king")["vector"]
+    assert shown_vector == pytest.approx(model.embed.weight[king].tolist(), abs=5e-4)
+    assert root.locator(".llmbook-emb-strip span").count() == 576
+    assert not page.console_errors and not page.offsite_requests
