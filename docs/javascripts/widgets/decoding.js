@@ -1,0 +1,157 @@
+/* Decoding comparator: the real next-token distribution of SmolLM2-135M-Instruct for a
+ * prompt, reshaped live by temperature, top-k, top-p and min-p, beside continuations
+ * that every strategy produced at build time (fixed seeds).
+ *   <div class="llmbook-widget" data-widget="decoding" data-src="generated/generate/comparator.json"></div>
+ * The logits (whole vocabulary) come from examples/decoding_comparator.py. The filters
+ * below follow llmbook.sampling line for line; tests/browser/test_decoding.py checks
+ * that they give the probabilities Python gives.
+ */
+(function () {
+  "use strict";
+
+  function softmax(z) {
+    let max = -Infinity;
+    for (const x of z) if (x > max) max = x;
+    const p = new Float64Array(z.length);
+    let sum = 0;
+    for (let i = 0; i < z.length; i++) { p[i] = Math.exp(z[i] - max); sum += p[i]; }
+    for (let i = 0; i < z.length; i++) p[i] /= sum;
+    return p;
+  }
+
+  /** Logits after temperature, top-k, top-p and min-p (in that order); removed tokens get -Infinity. */
+  function filterLogits(logits, s) {
+    let z = Float64Array.from(logits);
+    if (s.temperature !== 1) z = z.map((x) => x / s.temperature);
+    if (s.topK > 0) {
+      const k = Math.min(s.topK, z.length);
+      const kth = Float64Array.from(z).sort().reverse()[k - 1];  // ties with the k-th stay
+      z = z.map((x) => (x < kth ? -Infinity : x));
+    }
+    if (s.topP < 1) {
+      const order = Array.from(z.keys()).sort((a, b) => z[a] - z[b]);  // least likely first
+      const p = softmax(order.map((i) => z[i]));
+      let cum = 0;
+      const drop = new Uint8Array(z.length);
+      for (let j = 0; j < order.length; j++) {
+        cum += p[j];
+        if (cum <= 1 - s.topP && j < order.length - 1) drop[order[j]] = 1;  // the top token always stays
+      }
+      z = z.map((x, i) => (drop[i] ? -Infinity : x));
+    }
+    if (s.minP > 0) {
+      const p = softmax(z);
+      let pmax = 0;
+      for (const x of p) if (x > pmax) pmax = x;
+      z = z.map((x, i) => (p[i] < s.minP * pmax ? -Infinity : x));
+    }
+    return z;
+  }
+
+  const SLIDERS = [
+    { key: "temperature", label: "Temperature", min: 0.05, max: 2.5, step: 0.05, value: 1,
+      show: (v) => v.toFixed(2) },
+    { key: "topK", label: "Top-k (0 = off)", min: 0, max: 200, step: 1, value: 0,
+      show: (v) => (v === 0 ? "off" : String(v)) },
+    { key: "topP", label: "Top-p (1 = off)", min: 0.01, max: 1, step: 0.01, value: 1,
+      show: (v) => (v >= 1 ? "off" : v.toFixed(2)) },
+    { key: "minP", label: "Min-p (0 = off)", min: 0, max: 0.5, step: 0.01, value: 0,
+      show: (v) => (v === 0 ? "off" : v.toFixed(2)) },
+  ];
+  const SHOWN = 15;  // bars
+  const STYLE = `
+.llmbook-decoding-controls { display: flex; flex-wrap: wrap; gap: 0.4em 1.4em; align-items: center; }
+.llmbook-decoding-control { display: flex; align-items: center; gap: 0.3em; }
+.llmbook-decoding-value { min-width: 2.6em; font-variant-numeric: tabular-nums; }
+.llmbook-decoding-bars { list-style: none; margin: 0.6em 0 !important; padding: 0; }
+.llmbook-decoding-bars li { display: grid; grid-template-columns: 9em 1fr 10em; gap: 0.6em; align-items: center;
+  margin: 0 !important; font-size: 0.85em; }
+.llmbook-decoding-bars li.removed { opacity: 0.55; }
+.llmbook-decoding-token { font-family: var(--md-code-font-family, monospace); overflow: hidden; white-space: pre;
+  text-overflow: ellipsis; }
+.llmbook-decoding-track { position: relative; height: 0.9em; background: var(--md-default-fg-color--lightest); }
+.llmbook-decoding-before, .llmbook-decoding-after { position: absolute; left: 0; top: 0; bottom: 0; }
+.llmbook-decoding-before { background: var(--md-default-fg-color--lighter); }
+.llmbook-decoding-after { background: var(--md-primary-fg-color); top: 0.2em; bottom: 0.2em; }
+.llmbook-decoding-prob { font-variant-numeric: tabular-nums; }
+.llmbook-decoding-continuations dt { font-weight: 600; margin-top: 0.4em; }
+.llmbook-decoding-continuations dd { margin-left: 1em; white-space: pre-wrap; }
+.llmbook-decoding-prompt { color: var(--md-default-fg-color--light); }
+.llmbook-decoding-eos { color: var(--md-default-fg-color--light); font-size: 0.85em; }`;
+  function addStyle() {
+    if (document.getElementById("llmbook-decoding-style")) return;
+    document.head.append(llmbook.el("style", { id: "llmbook-decoding-style" }, STYLE));
+  }
+  let counter = 0;
+
+  llmbook.widget("decoding", (root, data) => {
+    const el = llmbook.el;
+    const uid = `decoding-${++counter}`;
+    const state = { prompt: 0, temperature: 1, topK: 0, topP: 1, minP: 0 };
+
+    const select = el("select", { id: `${uid}-prompt` },
+      data.prompts.map((p, i) => el("option", { value: String(i) }, p.label)));
+    const controls = SLIDERS.map((s) => {
+      const id = `${uid}-${s.key}`;
+      const input = el("input", { type: "range", id, min: String(s.min), max: String(s.max), step: String(s.step),
+        value: String(s.value), "data-key": s.key });
+      const out = el("output", { for: id, class: "llmbook-decoding-value" }, s.show(s.value));
+      input.addEventListener("input", () => {
+        state[s.key] = Number(input.value);
+        out.textContent = s.show(state[s.key]);
+        render();
+      });
+      return el("div", { class: "llmbook-decoding-control" }, el("label", { for: id }, s.label), input, out);
+    });
+    const summary = el("p", { class: "llmbook-decoding-summary", role: "status", "aria-live": "polite" });
+    const bars = el("ol", { class: "llmbook-decoding-bars", "aria-label": "Most likely next tokens" });
+    const continuations = el("div", { class: "llmbook-decoding-continuations" });
+    select.addEventListener("change", () => { state.prompt = Number(select.value); render(); });
+
+    function tokenLabel(id) {
+      return JSON.stringify(data.vocab[id]);  // quotes make spaces and newlines visible
+    }
+
+    function render() {
+      const prompt = data.prompts[state.prompt];
+      const before = softmax(prompt.logits);
+      const after = softmax(filterLogits(prompt.logits, state));
+      const kept = after.reduce((n, p) => n + (p > 0 ? 1 : 0), 0);
+      const ranked = Array.from(after.keys()).sort((a, b) => after[b] - after[a] || before[b] - before[a])
+        .slice(0, SHOWN);
+      root.dataset.kept = String(kept);
+      summary.textContent = `${kept.toLocaleString("en")} of ${after.length.toLocaleString("en")} tokens can ` +
+        `still be drawn; the most likely has p = ${(after[ranked[0]] * 100).toFixed(1)}%.`;
+      bars.replaceChildren(...ranked.map((id) => {
+        const pa = after[id], pb = before[id];
+        return el("li", { class: pa > 0 ? "kept" : "removed", "data-id": String(id), "data-prob": String(pa) },
+          el("span", { class: "llmbook-decoding-token" }, tokenLabel(id)),
+          el("span", { class: "llmbook-decoding-track", "aria-hidden": "true" },
+            el("span", { class: "llmbook-decoding-before", style: `width:${(pb * 100).toFixed(2)}%` }),
+            el("span", { class: "llmbook-decoding-after", style: `width:${(pa * 100).toFixed(2)}%` })),
+          el("span", { class: "llmbook-decoding-prob" },
+            pa > 0 ? `${(pa * 100).toFixed(2)}%` : `removed (was ${(pb * 100).toFixed(2)}%)`));
+      }));
+      continuations.replaceChildren(
+        el("h4", {}, `Continuations made at build time (${data.new_tokens} tokens at most, seed ${data.seed})`),
+        el("dl", {}, prompt.continuations.flatMap((c) => [
+          el("dt", {}, c.label),
+          el("dd", { "data-strategy": c.strategy },
+            el("span", { class: "llmbook-decoding-prompt" }, prompt.chat ? "" : prompt.text),
+            c.text,
+            c.stop_reason === "eos" ? el("span", { class: "llmbook-decoding-eos" }, " [end of turn]") : ""),
+        ])));
+    }
+
+    addStyle();
+    root.classList.add("llmbook-decoding");
+    root.replaceChildren(
+      el("div", { class: "llmbook-decoding-controls" },
+        el("div", { class: "llmbook-decoding-control" }, el("label", { for: select.id }, "Prompt"), select),
+        ...controls),
+      summary, bars, continuations);
+    render();
+  });
+
+  window.llmbookDecoding = { filterLogits, softmax };  // for the browser test
+})();
