@@ -166,6 +166,23 @@ def test_gqa_with_kv_cache_equals_full_pass() -> None:
     torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("prefill", [9, 5])
+def test_fused_gqa_equals_the_books_formula(prefill: int) -> None:
+    attn = GroupedQueryAttention(24, 6, 2)
+    x = torch.randn(2, 9, 24)
+    cos, sin = rope_angles(torch.arange(9), 4)
+    outputs = []
+    for fused in (False, True):
+        attn.fused = fused
+        cache = KVCache(n_layers=1)
+        parts = [attn(x[:, :prefill], cos[:prefill], sin[:prefill], cache)]
+        if prefill < 9:  # then 3 tokens at once after a cached prefix, then 1
+            parts.append(attn(x[:, 5:8], cos[5:8], sin[5:8], cache))
+            parts.append(attn(x[:, 8:], cos[8:], sin[8:], cache))
+        outputs.append(torch.cat(parts, dim=1))
+    torch.testing.assert_close(outputs[1], outputs[0], atol=ATOL, rtol=0)
+
+
 def test_gqa_rejects_bad_head_counts() -> None:
     with pytest.raises(ValueError, match="n_heads=6 is not a multiple of n_kv_heads=4"):
         GroupedQueryAttention(24, 6, 4)

@@ -54,6 +54,20 @@ def test_kv_cache_gives_the_same_logits(model: Llama) -> None:
     torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-4, rtol=0)
 
 
+def test_fused_and_book_attention_agree(model: Llama) -> None:
+    ids = torch.tensor([model.tokenizer.encode("Attention is all you need, they said, and then")])
+    with torch.inference_mode():
+        fused = model(ids)
+        for block in model.blocks:
+            block.attn.fused = False
+        try:
+            book = model(ids)
+        finally:
+            for block in model.blocks:
+                block.attn.fused = True
+    torch.testing.assert_close(fused, book, atol=1e-4, rtol=0)
+
+
 def test_chat_generation(model: Llama) -> None:
     ids = model.encode_chat([{"role": "user", "content": "What is the capital of France?"}])
     assert ids[:3] == [1, 9690, 198]  # <|im_start|> system \n
