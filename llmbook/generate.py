@@ -138,22 +138,32 @@ def check_length(model: Any, n_prompt: int, max_new_tokens: int) -> None:
 # --------------------------------------------------------------------------- the model, one step
 
 
-def forward(model: Any, ids: torch.Tensor, cache: KVCache | None,
-            want_hidden: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Logits (B, T, V) of ``ids`` (B, T), and the last layer's hidden states (B, T, C) if asked.
+def forward(model: Any, ids: torch.Tensor, cache: KVCache | None, want_hidden: bool = False,
+            last_only: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits of ``ids`` (B, T): (B, 1, V) for the last position only, or (B, T, V) with ``last_only=False``;
+    and the last layer's hidden states (B, T, C) if ``want_hidden``.
 
-    The hidden states are the output of the final norm, captured with a hook so
-    the model's own forward runs unchanged.
+    Generation needs only the last position's logits, and the output layer (V x C,
+    a fifth of this model's weights) would cost T times as much for all T rows. Hooks
+    slice the output layer's input and capture the final norm's output, so the
+    model's own forward runs unchanged.
     """
-    if not want_hidden:
-        return model(ids, cache), None
-    captured: list[torch.Tensor] = []
-    handle = model.norm.register_forward_hook(lambda _m, _i, out: captured.append(out))
+    hooks, captured = [], []
+    if want_hidden:
+        hooks.append(model.norm.register_forward_hook(lambda _m, _i, out: captured.append(out)))
+    if last_only and getattr(model, "output", None) is not None:
+        hooks.append(model.output.register_forward_pre_hook(lambda _m, args: (args[0][:, -1:],)))
     try:
         logits = model(ids, cache)
     finally:
-        handle.remove()
-    return logits, captured[-1]
+        for h in hooks:
+            h.remove()
+    return logits, captured[-1] if want_hidden else None
+
+
+def next_logits(model: Any, ids: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
+    """The logits (B, V) for the token after ``ids`` (B, T)."""
+    return forward(model, ids, cache)[0][:, -1]
 
 
 def select_rows(cache: KVCache, rows: torch.Tensor) -> KVCache:
@@ -174,7 +184,7 @@ def sample_tokens(model: Any, prompt: list[int], params: SamplingParams, max_new
     """Greedy (``generator`` None) or sampled tokens, one at a time, with or without the KV cache."""
     tokens = list(prompt)
     cache = KVCache(model.config.n_layers) if use_cache else None
-    logits = model(torch.tensor([tokens]), cache)[0, -1]  # prefill: the whole prompt in one pass
+    logits = next_logits(model, torch.tensor([tokens]), cache)[0]  # prefill: the whole prompt in one pass
     for step in range(max_new_tokens):
         scores = process_logits(logits, params, torch.tensor(tokens))
         token = int(scores.argmax()) if generator is None else sample(scores, generator)
@@ -183,9 +193,9 @@ def sample_tokens(model: Any, prompt: list[int], params: SamplingParams, max_new
         if token == eos or step == max_new_tokens - 1:
             return
         if cache is not None:
-            logits = model(torch.tensor([[token]]), cache)[0, -1]  # decode: one new token, cached K and V
+            logits = next_logits(model, torch.tensor([[token]]), cache)[0]  # decode: one new token, cached K, V
         else:
-            logits = model(torch.tensor([tokens]))[0, -1]  # no cache: recompute every position
+            logits = next_logits(model, torch.tensor([tokens]), None)[0]  # no cache: recompute every position
 # --8<-- [end:loop]
 
 
@@ -247,7 +257,7 @@ def beam_tokens(model: Any, prompt: list[int], num_beams: int, length_penalty: f
     n_prompt, max_len, vocab = len(prompt), len(prompt) + max_new_tokens, model.config.vocab_size
     keep = 2 * num_beams
     cache = KVCache(model.config.n_layers)
-    logits = model(torch.tensor([prompt]), cache)[:, -1]  # (1, V): one beam to start with
+    logits = next_logits(model, torch.tensor([prompt]), cache)  # (1, V): one beam to start with
     seqs = torch.tensor([prompt])  # (beams, cur_len)
     running = torch.zeros(1)  # running beams' total log-probs
     done_scores = torch.full((num_beams,), -1e9)  # finished hypotheses: score, tokens, finished?
@@ -287,7 +297,7 @@ def beam_tokens(model: Any, prompt: list[int], num_beams: int, length_penalty: f
         if not improvable or (bool(done.all()) and early_stopping is True) or bool(ends.all()):
             return done_seqs[0]
         cache = select_rows(cache, parents)  # each running beam continues from its parent's cache
-        logits = model(seqs[:, -1:], cache)[:, -1]
+        logits = next_logits(model, seqs[:, -1:], cache)
 # --8<-- [end:beam]
 
 
