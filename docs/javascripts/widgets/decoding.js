@@ -139,7 +139,7 @@
           el("dd", { "data-strategy": c.strategy },
             el("span", { class: "llmbook-decoding-prompt" }, prompt.chat ? "" : prompt.text),
             c.text,
-            c.stop_reason === "eos" ? el("span", { class: "llmbook-decoding-eos" }, " [end of turn]") : ""),
+            c.stop_reason === "eos" ? el("span", { class: "llmbook-decoding-eos" }, " [end-of-sequence token]") : ""),
         ])));
     }
 
