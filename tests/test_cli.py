@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from llmbook.cli import build_parser
 
@@ -39,7 +40,16 @@ def test_generate_streams_the_greedy_continuation() -> None:
     assert out.stderr.startswith("[2 tokens in ")
 
 
-def test_generate_seeded_sampling_and_chat_match_the_package() -> None:
+@pytest.fixture
+def one_thread():
+    """In-process generation on one thread, as the commands below run (--threads 1)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_generate_seeded_sampling_and_chat_match_the_package(one_thread) -> None:
     from llmbook.generate import generate
     from llmbook.model import load_model
 
