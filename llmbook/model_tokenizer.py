@@ -1,47 +1,35 @@
 """The byte-level BPE tokenizer stored inside a GGUF file (GPT-2 style, as SmolLM2 uses).
 
 A GGUF file carries its tokenizer as metadata: ``tokenizer.ggml.tokens`` (the
-vocabulary, id = position), ``tokenizer.ggml.merges`` (the merge rules, best
-first) and ``tokenizer.ggml.token_type`` (3 marks control tokens such as
-``<|im_start|>``). Encoding a text:
+vocabulary, id = position, written in GPT-2's byte stand-ins, so a space is ``Ġ``),
+``tokenizer.ggml.merges`` (the merge rules, in the order they were learned) and
+``tokenizer.ggml.token_type`` (3 marks control tokens such as ``<|im_start|>``).
 
-1. split out control tokens, which are matched literally;
-2. pre-tokenize: split the text into words with regular expressions (for SmolLM2,
-   every digit alone, then GPT-2's pattern);
-3. write each word's UTF-8 bytes as printable characters (GPT-2's byte alphabet,
-   where a space is ``Ġ``) and apply merges, lowest rank first, until none applies;
-4. look each resulting piece up in the vocabulary.
+This is the tokenizer of :mod:`llmbook.tokenizer`, with GPT-2's kind of files:
+the merged tokens' ids follow the merge order (checked at load by
+:func:`~llmbook.tokenizer.loaders.ranks_from_merges`), so the ids are the ranks
+and :class:`~llmbook.tokenizer.Tokenizer` runs it unchanged. What belongs to the
+file is here: the pre-tokenizer it names (``tokenizer.ggml.pre``), its control
+tokens, and the few byte values its vocabulary has no token for.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from typing import Any
 
-import regex
+from llmbook.tokenizer.core import Tokenizer
+from llmbook.tokenizer.loaders import ranks_from_merges
+from llmbook.tokenizer.pretokenize import GPT2_PATTERN, splitter
 
-GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-# llama.cpp's pre-tokenizer names -> the regexes applied one after the other
-PRE_TOKENIZERS: dict[str, list[str]] = {
-    "gpt2": [GPT2_PATTERN],
-    "smollm": [r"\p{N}", GPT2_PATTERN],  # digits one by one, then GPT-2's split
-}
+# SmolLM2 ("smollm") splits off every digit on its own, then applies GPT-2's pattern
+# to the text between digits. One regex does both: GPT-2's pattern with a digit
+# matched alone (instead of " ?\p{N}++") and a whitespace run that reaches a digit
+# kept whole, as at the end of a piece ("(?![^\s\p{N}])" instead of "(?!\S)").
+SMOLLM_PATTERN = r"""\p{N}|'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?![^\s\p{N}])|\s"""
+PRE_TOKENIZERS = {"gpt2": GPT2_PATTERN, "smollm": SMOLLM_PATTERN}  # llama.cpp's names -> pattern
 CONTROL = 3  # tokenizer.ggml.token_type of special tokens
-
-
-@lru_cache(maxsize=1)
-def byte_alphabet() -> dict[int, str]:
-    """GPT-2's map from the 256 byte values to printable characters (printable bytes map to themselves)."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    mapping, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            mapping[b] = chr(b)
-        else:
-            mapping[b] = chr(256 + extra)
-            extra += 1
-    return mapping
 
 
 class GGUFTokenizer:
@@ -51,15 +39,16 @@ class GGUFTokenizer:
         if pre not in PRE_TOKENIZERS:
             raise ValueError(f"unknown pre-tokenizer {pre!r}; known: {sorted(PRE_TOKENIZERS)}")
         self.tokens = list(tokens)
-        self.ids = {t: i for i, t in enumerate(self.tokens)}
-        self.ranks = {tuple(m.split(" ", 1)): r for r, m in enumerate(merges)}
+        self.merges = list(merges)
         self.special = {t: i for i, (t, k) in enumerate(zip(self.tokens, token_types, strict=True)) if k == CONTROL}
-        self.patterns = [regex.compile(p) for p in PRE_TOKENIZERS[pre]]
-        names = sorted(self.special, key=len, reverse=True)
-        self.special_split = regex.compile("(" + "|".join(regex.escape(s) for s in names) + ")") if names else None
-        self.to_char = byte_alphabet()
-        self.to_byte = {c: b for b, c in self.to_char.items()}
-        self._cache: dict[str, list[int]] = {}
+        control = set(self.special.values())
+        ids = {t: i for i, t in enumerate(self.tokens) if i not in control}
+        ranks = ranks_from_merges(ids, self.merges, "GGUF tokenizer")
+        # Bytes that never occurred in training (SmolLM2 lacks 21, such as 0x04 and 0xF5-0xFF) have
+        # no token. Tokenizer needs all 256, so they get ids past the vocabulary; encode rejects them.
+        absent = [bytes([b]) for b in range(256) if bytes([b]) not in ranks]
+        ranks |= {b: len(self.tokens) + n for n, b in enumerate(absent)}
+        self.bpe = Tokenizer(ranks, PRE_TOKENIZERS[pre], self.special, name=f"GGUF tokenizer ({pre})")
 
     @classmethod
     def from_gguf(cls, metadata: dict[str, Any], pre: str | None = None) -> GGUFTokenizer:
@@ -77,73 +66,29 @@ class GGUFTokenizer:
     def __len__(self) -> int:
         return len(self.tokens)
 
-    def pre_tokenize(self, text: str) -> list[str]:
-        """Split ``text`` into words: each pattern splits the pieces left by the one before."""
-        pieces = [text]
-        for pattern in self.patterns:
-            out = []
-            for piece in pieces:
-                pos = 0
-                for m in pattern.finditer(piece):  # keep what matched and what lies between
-                    if m.start() > pos:
-                        out.append(piece[pos : m.start()])
-                    out.append(m.group())
-                    pos = m.end()
-                if pos < len(piece):
-                    out.append(piece[pos:])
-            pieces = out
-        return pieces
+    @property
+    def ranks(self) -> dict[tuple[str, str], int]:
+        """The merge rules as the file writes them: ``(left, right)`` -> position, best first."""
+        return {tuple(m.split(" ", 1)): r for r, m in enumerate(self.merges)}  # type: ignore[misc]
 
-    def bpe(self, word: str) -> list[int]:
-        """Token ids of one pre-tokenized word: apply merges by rank until none applies."""
-        if word in self._cache:
-            return self._cache[word]
-        parts = [self.to_char[b] for b in word.encode("utf-8")]
-        while len(parts) > 1:
-            ranked = [(self.ranks.get(pair, len(self.ranks)), i) for i, pair in enumerate(zip(parts, parts[1:]))]
-            rank, i = min(ranked)
-            if rank == len(self.ranks):
-                break
-            a, b = parts[i], parts[i + 1]
-            merged, j = [], 0
-            while j < len(parts):  # merge every occurrence of the pair (a, b)
-                if j + 1 < len(parts) and parts[j] == a and parts[j + 1] == b:
-                    merged.append(a + b)
-                    j += 2
-                else:
-                    merged.append(parts[j])
-                    j += 1
-            parts = merged
-        ids = [self.ids[p] for p in parts]
-        self._cache[word] = ids
-        return ids
+    def pre_tokenize(self, text: str) -> list[str]:
+        """Split ``text`` into the pieces BPE works on (it never merges across two pieces)."""
+        return splitter(self.bpe.pattern).split(text)
 
     def encode(self, text: str, allow_special: bool = True) -> list[int]:
         """Token ids of ``text``; control tokens written in the text are matched when ``allow_special``."""
-        chunks = self.special_split.split(text) if (allow_special and self.special_split) else [text]
-        ids: list[int] = []
-        for chunk in chunks:
-            if not chunk:
-                continue
-            if allow_special and chunk in self.special:
-                ids.append(self.special[chunk])
-                continue
-            for word in self.pre_tokenize(chunk):
-                ids.extend(self.bpe(word))
+        ids = self.bpe.encode(text, allowed_special="all" if allow_special else (), disallowed_special=())
+        if ids and max(ids) >= len(self.tokens):
+            raise ValueError(f"the vocabulary has no token for the byte {self.bpe.token_bytes(max(ids))!r} in the text")
         return ids
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of token ids (invalid UTF-8 from a partial character becomes U+FFFD)."""
-        out = bytearray()
-        for i in ids:
-            if not 0 <= i < len(self.tokens):
-                raise IndexError(f"unknown token id {i}: the vocabulary has ids 0..{len(self.tokens) - 1}")
-            token = self.tokens[i]
-            if token in self.special:
-                out += token.encode("utf-8")
-            else:
-                out += bytes(self.to_byte[c] for c in token)
-        return out.decode("utf-8", errors="replace")
+        ids = list(map(operator.index, ids))
+        if ids and not 0 <= min(ids) <= max(ids) < len(self.tokens):
+            bad = next(i for i in ids if not 0 <= i < len(self.tokens))
+            raise IndexError(f"unknown token id {bad}: the vocabulary has ids 0..{len(self.tokens) - 1}")
+        return self.bpe.decode(ids)
 
     def token_text(self, i: int) -> str:
         """How token ``i`` reads on its own, e.g. `` Paris`` (bytes of a partial character as U+FFFD)."""

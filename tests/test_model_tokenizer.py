@@ -1,0 +1,109 @@
+"""GGUFTokenizer, the adapter from a GGUF file's tokenizer metadata to llmbook.tokenizer.
+
+Exactness against SmolLM2's own pipeline and transformers is in test_model_reference.py;
+here: the one-regex "smollm" pre-tokenizer, the merge-order check, bytes without a token,
+control tokens and errors. Only the file's metadata is read, no weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import regex
+from helpers import budget_sample
+
+from llmbook.corpus import stdlib_documents
+from llmbook.gguf import read_gguf
+from llmbook.model_tokenizer import SMOLLM_PATTERN, GGUFTokenizer
+from llmbook.models import model_path
+from llmbook.tokenizer.loaders import ranks_from_merges
+from llmbook.tokenizer.pretokenize import GPT2_PATTERN, splitter
+
+TRICKY = [
+    "In 1789,  24 678 people",
+    "a\n    3\n\n\t7 x",
+    "x=12345678901234567890  \n",
+    "it's 3's '4 we'll",
+    "١٢٣ ⅷ ² ½ and 🙂 7🙂8 𝟗",
+    "  \t 1 \r\n 2\u00a0\u20003",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def metadata() -> dict[str, Any]:
+    return read_gguf(model_path("smollm2-135m-instruct")).metadata
+
+
+@pytest.fixture(scope="module")
+def tok(metadata: dict[str, Any]) -> GGUFTokenizer:
+    return GGUFTokenizer.from_gguf(metadata)
+
+
+def digits_then_gpt2(text: str) -> list[str]:
+    """SmolLM2's pre-tokenizer as two steps: every digit alone, then GPT-2's pattern on the rest."""
+    chunks = [c for c in regex.split(r"(\p{N})", text) if c]
+    return [piece for chunk in chunks for piece in regex.findall(GPT2_PATTERN, chunk)]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_smollm_pattern_is_digits_then_gpt2(text: str) -> None:
+    assert splitter(SMOLLM_PATTERN).split(text) == digits_then_gpt2(text)
+
+
+@pytest.mark.slow
+def test_smollm_pattern_on_stdlib_sample() -> None:
+    for name, text in budget_sample(list(stdlib_documents()), 20, seed=3):
+        assert splitter(SMOLLM_PATTERN).split(text) == digits_then_gpt2(text), name
+
+
+def test_pre_tokenizers(metadata: dict[str, Any], tok: GGUFTokenizer) -> None:
+    gpt2 = GGUFTokenizer.from_gguf(metadata, pre="gpt2")
+    assert tok.pre_tokenize("In 1789,  24") == ["In", " ", "1", "7", "8", "9", ",", "  ", "2", "4"]
+    assert gpt2.pre_tokenize("In 1789,  24") == ["In", " 1789", ",", " ", " 24"]
+    assert tok.encode("a\n    3") == [81, 2367, 35]  # "\n    " stays one piece before a digit
+    assert gpt2.encode("a\n    3") == [81, 472, 216, 35]  # "\n   ", " ", "3"
+    with pytest.raises(ValueError, match="unknown pre-tokenizer 'bert'"):
+        GGUFTokenizer.from_gguf(metadata, pre="bert")
+
+
+def test_ids_are_merge_ranks(metadata: dict[str, Any], tok: GGUFTokenizer) -> None:
+    assert len(tok) == 49152 and len(tok.merges) == 48900
+    assert tok.bpe.ranks[b" t"] == 252 and tok.bpe.ranks[b"in"] == 254  # merges 0 and 2: "Ġ t", "i n"
+    assert list(tok.ranks.items())[:2] == [(("Ġ", "t"), 0), (("Ġ", "a"), 1)]
+    swapped = list(metadata["tokenizer.ggml.merges"])
+    swapped[0], swapped[1] = swapped[1], swapped[0]
+    with pytest.raises(ValueError, match="the ids are not merge ranks"):
+        GGUFTokenizer.from_gguf({**metadata, "tokenizer.ggml.merges": swapped})
+
+
+def test_ranks_from_merges() -> None:
+    ids = {"a": 0, "b": 1, "ab": 2, "abb": 3}
+    assert ranks_from_merges(ids, ["a b", "ab b"], "tiny") == {b"a": 0, b"b": 1, b"ab": 2, b"abb": 3}
+    with pytest.raises(ValueError, match="tiny: the merges do not reproduce the token ids"):
+        ranks_from_merges(ids, ["ab b", "a b"], "tiny")
+
+
+def test_control_tokens(tok: GGUFTokenizer) -> None:
+    assert len(tok.special) == 17 and tok.special["<|im_end|>"] == 2
+    assert tok.encode("<|im_start|>user") == [1, 4093]
+    assert tok.encode("<|im_start|>user", allow_special=False) == [44, 108, 306, 79, 3738, 108, 46, 4093]
+    assert tok.decode([1, 4093, 2]) == "<|im_start|>user<|im_end|>"
+
+
+def test_bytes_without_a_token(tok: GGUFTokenizer) -> None:
+    # 21 byte values never occurred in SmolLM2's training data, e.g. 0x04 and 0xF1 (U+40000 starts with it)
+    with pytest.raises(ValueError, match=r"no token for the byte b'\\x04'"):
+        tok.encode("a\x04b")
+    with pytest.raises(ValueError, match=r"no token for the byte b'\\xf1'"):
+        tok.encode("x\U00040000y")
+
+
+def test_decode(tok: GGUFTokenizer) -> None:
+    smile = tok.encode("🙂")
+    assert smile == [10813, 38887] and [tok.token_text(i) for i in smile] == ["\ufffd", "\ufffd\ufffd"]
+    assert tok.decode(smile) == "🙂" and tok.token_text(7042) == " Paris"
+    for bad in (-3, 49152, 49160):  # past the vocabulary, including ids kept for bytes without a token
+        with pytest.raises(IndexError, match=f"unknown token id {bad}: the vocabulary has ids 0..49151"):
+            tok.decode([5, bad])
