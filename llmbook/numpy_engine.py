@@ -22,13 +22,14 @@ or plain Python floats, and ``forward`` checks the dtype of what it returns.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from llmbook.attention import scaled_dot_product_attention_np
+from llmbook.attention import softmax_np
 from llmbook.norms import rms_norm_np
 
 F32 = np.float32
@@ -53,6 +54,25 @@ def apply_rope_np(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray
     out[..., 1::2] = a * sin + b * cos
     return out
 # --8<-- [end:rope]
+
+
+# --8<-- [start:attention]
+def grouped_attention_np(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """softmax(q k^T / sqrt(D) + M) v with G query heads per key/value head.
+
+    q is (KV, G, T, D), k and v are (KV, S, D), mask is (T, S) bool (True = may attend)
+    or None. The G query heads of a group are stacked into G*T rows, so each key/value
+    head is one matrix product: NumPy's broadcasting matmul over a group axis is several
+    times slower.
+    """
+    kv, g, t, d = q.shape
+    scores = q.reshape(kv, g * t, d) @ k.transpose(0, 2, 1)  # (KV, G*T, S)
+    scores = scores.reshape(kv, g, t, -1) * F32(1.0 / math.sqrt(d))  # (KV, G, T, S)
+    if mask is not None:
+        scores = np.where(mask, scores, F32(-np.inf))
+    weights = softmax_np(scores).reshape(kv, g * t, -1)  # (KV, G*T, S), rows sum to 1
+    return (weights @ v).reshape(kv, g, t, d)  # (KV, G, T, D)
+# --8<-- [end:attention]
 
 
 # --8<-- [start:cache]
@@ -199,12 +219,13 @@ class NumpyLlama:
             k, v = cache.store(layer, k, v)  # (KV, S, D)
         # Query heads g*G .. g*G+G-1 share key/value head g (G = H / KV), as in GroupedQueryAttention.
         q = q.reshape(kv, h // kv, t, d)  # (KV, G, T, D)
-        y = scaled_dot_product_attention_np(q, k[:, None], v[:, None], mask)  # (KV, G, T, D)
+        y = grouped_attention_np(q, k, v, mask)  # (KV, G, T, D)
         y = y.reshape(h, t, d).transpose(1, 0, 2).reshape(t, h * d)  # concatenate heads: (T, H D)
         x = x + y @ w.o  # (T, C)
         gate_up = rms_norm_np(x, w.ffn_norm, self.eps) @ w.gate_up  # (T, 2F)
         gate, up = np.split(gate_up, 2, axis=-1)  # (T, F) each
-        silu = gate * (F32(0.5) + F32(0.5) * np.tanh(F32(0.5) * gate))  # x sigmoid(x), no overflow for large -x
+        with np.errstate(over="ignore"):  # exp(-gate) may overflow to inf for very negative gates: silu -> -0
+            silu = gate / (F32(1.0) + np.exp(-gate))  # silu(x) = x sigmoid(x)
         return x + (silu * up) @ w.down  # (T, C)
     # --8<-- [end:forward]
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from llmbook.attention import scaled_dot_product_attention_np
 from llmbook.model import Llama, load_model
-from llmbook.numpy_engine import NumpyLlama, apply_rope_np, rope_tables_np
+from llmbook.numpy_engine import NumpyLlama, apply_rope_np, grouped_attention_np, rope_tables_np
 from llmbook.positions import apply_rope, rope_angles
 
 PROMPT_IDS = [504, 3575, 282, 4649, 314]  # "The capital of France is"
@@ -50,6 +51,16 @@ def test_rope_matches_the_torch_version() -> None:
     np.testing.assert_allclose(sin[6993:], tsin.numpy(), atol=1e-5)
     y = apply_rope_np(x, cos[6993:], sin[6993:])
     np.testing.assert_allclose(y, apply_rope(torch.from_numpy(x), tcos, tsin).numpy(), atol=1e-5)
+
+
+def test_grouped_attention_is_the_book_formula_broadcast_over_groups() -> None:
+    rng = np.random.default_rng(1)
+    q = rng.standard_normal((3, 3, 5, 64), dtype=np.float32)  # (KV, G, T, D)
+    k, v = (rng.standard_normal((3, 9, 64), dtype=np.float32) for _ in range(2))  # (KV, S, D): 4 cached + 5 new
+    for mask in [np.tri(5, 9, k=4, dtype=bool), None]:
+        y = grouped_attention_np(q, k, v, mask)
+        assert y.dtype == np.float32 and y.shape == q.shape
+        np.testing.assert_allclose(y, scaled_dot_product_attention_np(q, k[:, None], v[:, None], mask), atol=1e-5)
 
 
 def test_weights_are_float32_and_laid_out_for_x_at_w(engine: NumpyLlama, model: Llama) -> None:
