@@ -114,6 +114,30 @@ class LayerWeights:
     down: np.ndarray  # (F, C)
 
 
+# --8<-- [start:block]
+def llama_block_np(x: np.ndarray, w: LayerWeights, c: Any, cos: np.ndarray, sin: np.ndarray,
+                   mask: np.ndarray | None, cache: NumpyKVCache | None, layer: int) -> np.ndarray:
+    """One Llama block on x (T, C), as ``LlamaBlock``: x + attention(norm(x)), then x + SwiGLU(norm(x))."""
+    t, h, kv, d, eps = x.shape[0], c.n_heads, c.n_kv_heads, c.head_dim, float(c.norm_eps)
+    qkv = rms_norm_np(x, w.attn_norm, eps) @ w.qkv  # (T, (H + 2 KV) D)
+    q = qkv[:, : h * d].reshape(t, h, d).transpose(1, 0, 2)  # (H, T, D)
+    k = qkv[:, h * d : (h + kv) * d].reshape(t, kv, d).transpose(1, 0, 2)  # (KV, T, D)
+    v = qkv[:, (h + kv) * d :].reshape(t, kv, d).transpose(1, 0, 2)  # (KV, T, D)
+    q, k = apply_rope_np(q, cos, sin), apply_rope_np(k, cos, sin)  # position enters q and k only
+    if cache is not None:
+        k, v = cache.store(layer, k, v)  # (KV, S, D): the cached positions and these
+    # Query heads g*G .. g*G+G-1 share key/value head g (G = H / KV), as in GroupedQueryAttention.
+    y = grouped_attention_np(q.reshape(kv, h // kv, t, d), k, v, mask)  # (KV, G, T, D)
+    y = y.reshape(h, t, d).transpose(1, 0, 2).reshape(t, h * d)  # concatenate heads: (T, H D)
+    x = x + y @ w.o  # (T, C)
+    gate_up = rms_norm_np(x, w.ffn_norm, eps) @ w.gate_up  # (T, 2F)
+    gate, up = np.split(gate_up, 2, axis=-1)  # (T, F) each
+    with np.errstate(over="ignore"):  # exp(-gate) may overflow to inf for very negative gates: silu -> -0
+        silu = gate / (F32(1.0) + np.exp(-gate))  # silu(x) = x sigmoid(x)
+    return x + (silu * up) @ w.down  # (T, C)
+# --8<-- [end:block]
+
+
 def _np(p: Any) -> np.ndarray:
     """A torch parameter as a float32 NumPy array (shares memory when it can)."""
     a = p.detach().cpu().numpy()
@@ -182,7 +206,6 @@ class NumpyLlama:
             raise ValueError(f"{end} tokens do not fit the cache of {cache.max_len} positions; make a bigger one")
         return ids
 
-    # --8<-- [start:forward]
     def forward(self, ids: list[int] | np.ndarray, cache: NumpyKVCache | None = None,
                 last_only: bool = False) -> np.ndarray:
         """Logits (T, V) float32 for token ids (T,), after the ``cache.length`` cached ones.
@@ -198,36 +221,13 @@ class NumpyLlama:
         s = start + t  # keys and values: the cached ones and these
         mask = np.tri(t, s, k=start, dtype=bool) if t > 1 else None  # (T, S): query i sees keys up to start+i
         for i, w in enumerate(self.layers):
-            x = self.block(x, w, cos, sin, mask, cache, i)  # (T, C)
+            x = llama_block_np(x, w, self.config, cos, sin, mask, cache, i)  # (T, C)
         if cache is not None:
             cache.length = s
         x = rms_norm_np(x[-1:] if last_only else x, self.norm, self.eps)  # (T, C)
         logits = x @ self.output  # (T, V)
         assert logits.dtype == F32, logits.dtype  # a float64 here would mean a silent 10x slowdown
         return logits
-
-    def block(self, x: np.ndarray, w: LayerWeights, cos: np.ndarray, sin: np.ndarray, mask: np.ndarray | None,
-              cache: NumpyKVCache | None, layer: int) -> np.ndarray:  # (T, C) -> (T, C)
-        c = self.config
-        t, h, kv, d = x.shape[0], c.n_heads, c.n_kv_heads, c.head_dim
-        qkv = rms_norm_np(x, w.attn_norm, self.eps) @ w.qkv  # (T, (H + 2 KV) D)
-        q = qkv[:, : h * d].reshape(t, h, d).transpose(1, 0, 2)  # (H, T, D)
-        k = qkv[:, h * d : (h + kv) * d].reshape(t, kv, d).transpose(1, 0, 2)  # (KV, T, D)
-        v = qkv[:, (h + kv) * d :].reshape(t, kv, d).transpose(1, 0, 2)  # (KV, T, D)
-        q, k = apply_rope_np(q, cos, sin), apply_rope_np(k, cos, sin)
-        if cache is not None:
-            k, v = cache.store(layer, k, v)  # (KV, S, D)
-        # Query heads g*G .. g*G+G-1 share key/value head g (G = H / KV), as in GroupedQueryAttention.
-        q = q.reshape(kv, h // kv, t, d)  # (KV, G, T, D)
-        y = grouped_attention_np(q, k, v, mask)  # (KV, G, T, D)
-        y = y.reshape(h, t, d).transpose(1, 0, 2).reshape(t, h * d)  # concatenate heads: (T, H D)
-        x = x + y @ w.o  # (T, C)
-        gate_up = rms_norm_np(x, w.ffn_norm, self.eps) @ w.gate_up  # (T, 2F)
-        gate, up = np.split(gate_up, 2, axis=-1)  # (T, F) each
-        with np.errstate(over="ignore"):  # exp(-gate) may overflow to inf for very negative gates: silu -> -0
-            silu = gate / (F32(1.0) + np.exp(-gate))  # silu(x) = x sigmoid(x)
-        return x + (silu * up) @ w.down  # (T, C)
-    # --8<-- [end:forward]
 
     def generate(self, ids: Sequence[int], max_new_tokens: int, stop: int | None = None) -> list[int]:
         """Greedy decoding with the KV cache, as ``Llama.generate``: the new token ids."""
