@@ -61,7 +61,8 @@
   const SHOWN = 15;  // bars
   const STYLE = `
 .llmbook-decoding-controls { display: flex; flex-wrap: wrap; gap: 0.4em 1.4em; align-items: center; }
-.llmbook-decoding-control { display: flex; align-items: center; gap: 0.3em; }
+.llmbook-decoding-control { display: flex; align-items: center; gap: 0.3em; min-width: 0; max-width: 100%; }
+.llmbook-decoding-control select { min-width: 0; flex: 1 1 auto; }
 .llmbook-decoding-value { min-width: 2.6em; font-variant-numeric: tabular-nums; }
 .llmbook-decoding-bars { list-style: none; margin: 0.6em 0 !important; padding: 0; }
 .llmbook-decoding-bars li { display: grid; grid-template-columns: 9em 1fr 10em; gap: 0.6em; align-items: center;
