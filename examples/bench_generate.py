@@ -57,6 +57,8 @@ def main() -> None:
     engines = {
         "llmbook": lambda ids, n, cache: generate(model, ids, max_new_tokens=n, eos_token_id=None,
                                                   use_cache=cache).ids,
+        "llmbook-numpy": lambda ids, n, cache: generate(model, ids, max_new_tokens=n, eos_token_id=None,
+                                                        use_cache=cache, engine="numpy").ids,
     }
     try:
         import transformers
@@ -141,6 +143,8 @@ def main() -> None:
         summary[f"P={p},N={n}"] = {
             "cache_speedup": on / off if on and off else None,
             "vs_transformers_cached": on / hf_on if on and hf_on else None,
+            "numpy_vs_transformers_cached": (rate("llmbook-numpy", True, p, n) / hf_on
+                                             if rate("llmbook-numpy", True, p, n) and hf_on else None),
             "no_cache_estimated": any(r.get("estimated") for r in rows if (r["engine"], r["cache"], r["prompt"],
                                                                             r["new"]) == ("llmbook", False, p, n)),
         }
@@ -155,7 +159,9 @@ def main() -> None:
                f"one-step times at lengths {ESTIMATE_LENGTHS}, interpolated and summed; where a no-cache run was "
                f"also measured, the estimate is within {max(errors):.0%} of it. In this run, at {CASES[-1][1]} new "
                f"tokens the cache makes llmbook's decoding {long['cache_speedup']:.1f}x faster, and with their "
-               f"caches llmbook decodes at {long['vs_transformers_cached']:.2f}x the speed of transformers. "
+               f"caches llmbook decodes at {long['vs_transformers_cached']:.2f}x the speed of transformers, and "
+               f"llmbook's NumPy engine (generate(..., engine=\"numpy\")) at "
+               f"{long['numpy_vs_transformers_cached']:.2f}x. "
                f"{llama_note}")
     generated_path("generate/bench_caption.txt").write_text(caption + "\n", encoding="utf-8")
     write_json("generate/bench.json", {"rows": rows, "summary": summary, "estimate_errors": errors,
@@ -164,12 +170,12 @@ def main() -> None:
 
     fig, ax = plt.subplots(figsize=(8, 3.8))
     labels = [f"P={p}, N={n}" for p, n, _, _ in CASES]
-    bars = [("llmbook", True, "C0", ""), ("llmbook", False, "C0", "//"), ("transformers", True, "C1", ""),
-            ("transformers", False, "C1", "//")]
-    width = 0.2
+    bars = [("llmbook", True, "C0", ""), ("llmbook", False, "C0", "//"), ("llmbook-numpy", True, "C2", ""),
+            ("transformers", True, "C1", ""), ("transformers", False, "C1", "//")]
+    width = 0.16
     for j, (engine, cache, color, hatch) in enumerate(bars):
         vals = [rate(engine, cache, p, n) for p, n, _, _ in CASES]
-        xs = [i + (j - 1.5) * width for i in range(len(CASES))]
+        xs = [i + (j - 2) * width for i in range(len(CASES))]
         ax.bar([x for x, v in zip(xs, vals) if v], [v for v in vals if v], width, color=color, hatch=hatch,
                edgecolor="white" if not hatch else "black", alpha=0.9 if cache else 0.5,
                label=f"{engine}, cache {'on' if cache else 'off'}")
@@ -186,7 +192,8 @@ def main() -> None:
     print(caption)
     for k, v in summary.items():
         print(f"  {k}: cache speedup {v['cache_speedup']:.1f}x{' (no-cache time estimated)' * v['no_cache_estimated']}"
-              f", llmbook/transformers with cache {v['vs_transformers_cached']:.2f}x")
+              f", llmbook/transformers with cache {v['vs_transformers_cached']:.2f}x"
+              f", NumPy engine/transformers {v['numpy_vs_transformers_cached']:.2f}x")
 
 
 if __name__ == "__main__":
