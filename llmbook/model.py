@@ -92,6 +92,7 @@ class Llama(nn.Module):
             self.output.weight = self.embed.weight  # one (V, C) matrix, read both ways
         self.tokenizer: GGUFTokenizer | None = None
         self.chat_template: str | None = None
+        self.eos_token_id: int | None = None  # from the file's metadata; generation stops there
 
     def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         if ids.ndim != 2:
@@ -195,6 +196,8 @@ def load_gguf_model(path: str | Path, fused_attention: bool = True) -> Llama:
         block.attn.fused = fused_attention
     model.tokenizer = GGUFTokenizer.from_gguf(f.metadata)
     model.chat_template = f.metadata.get("tokenizer.chat_template")
+    eos = f.metadata.get("tokenizer.ggml.eos_token_id")  # where generation stops: <|im_end|> (2) here
+    model.eos_token_id = int(eos) if eos is not None else None
     return model
 
 
