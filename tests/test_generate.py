@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,13 +21,10 @@ import torch
 from helpers import budget_sample
 from llmbook.generate import Piece, _TextStream, generate, stream
 from llmbook.gqa import KVCache
-from llmbook.model import Llama, load_model
-from llmbook.models import model_path
+from llmbook.model import Llama
 from llmbook.sampling import (SamplingParams, apply_temperature, min_p_filter, process_logits, repetition_penalty,
                               top_k_filter, top_p_filter)
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 transformers = pytest.importorskip("transformers")
 from transformers.generation import logits_process as lp  # noqa: E402
 
@@ -46,15 +42,13 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def ours() -> Llama:
-    return load_model("smollm2-135m-instruct")
+def ours(smollm: Llama) -> Llama:
+    return smollm
 
 
 @pytest.fixture(scope="module")
-def hf() -> Any:
-    path = model_path("smollm2-135m-instruct")
-    model = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
-    return model.eval()
+def hf(hf_smollm: Any) -> Any:
+    return hf_smollm
 
 
 def prompts(ours: Llama) -> dict[str, list[int]]:

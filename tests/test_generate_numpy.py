@@ -4,14 +4,13 @@ import pytest
 import torch
 
 from llmbook.generate import generate
-from llmbook.model import load_model
 
 
 @pytest.fixture(scope="module")
-def model():
+def model(smollm):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield load_model()
+    yield smollm
     torch.set_num_threads(threads)
 
 

@@ -13,8 +13,8 @@ PROMPT_IDS = [504, 3575, 282, 4649, 314]  # "The capital of France is"
 
 
 @pytest.fixture(scope="module")
-def model() -> Llama:
-    return load_model("smollm2-135m-instruct")
+def model(smollm: Llama) -> Llama:
+    return smollm
 
 
 def test_config_comes_from_the_file(model: Llama) -> None:

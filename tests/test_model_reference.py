@@ -5,7 +5,6 @@ The reference model takes ~20 s to load, so it is loaded once per session.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -14,11 +13,9 @@ import torch
 from helpers import budget_sample
 from llmbook.chat import chatml
 from llmbook.corpus import stdlib_documents
-from llmbook.model import Llama, load_model
+from llmbook.model import Llama
 from llmbook.models import model_path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 transformers = pytest.importorskip("transformers")
 
 CONVERSATION = [
@@ -29,16 +26,15 @@ CONVERSATION = [
 
 
 @pytest.fixture(scope="session")
-def ours() -> Llama:
-    return load_model("smollm2-135m-instruct")
+def ours(smollm: Llama) -> Llama:
+    return smollm
 
 
 @pytest.fixture(scope="session")
-def reference() -> tuple[Any, Any]:
+def reference(hf_smollm: Any) -> tuple[Any, Any]:
     path = model_path("smollm2-135m-instruct")
     tok = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    model = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
-    return model.eval(), tok
+    return hf_smollm, tok
 
 
 def _prompts(ours: Llama) -> dict[str, list[int]]:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from llmbook.attention import scaled_dot_product_attention_np
-from llmbook.model import Llama, load_model
+from llmbook.model import Llama
 from llmbook.numpy_engine import NumpyLlama, apply_rope_np, grouped_attention_np, rope_tables_np
 from llmbook.positions import apply_rope, rope_angles
 
@@ -16,8 +16,8 @@ TOL = 1e-4
 
 
 @pytest.fixture(scope="module")
-def model() -> Llama:
-    return load_model("smollm2-135m-instruct")
+def model(smollm: Llama) -> Llama:
+    return smollm
 
 
 @pytest.fixture(scope="module")
