@@ -9,27 +9,6 @@
   const el = (...a) => window.llmbook.el(...a);
   let uid = 0;
 
-  // the widget's own styles, added once (cell colour comes from --w, the weight in 0..1)
-  const CSS = `
-.llmbook-attn-controls { display: flex; flex-wrap: wrap; gap: 0.3em 0.6em; align-items: center; }
-.llmbook-attn-scroll { overflow-x: auto; margin-top: 0.6em; }
-.llmbook-attn-table { border-collapse: collapse; font-size: 0.75em; }
-.llmbook-attn-table caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: 0.3em; }
-.llmbook-attn-table th { padding: 0.15em 0.4em; white-space: nowrap; font-weight: 500; }
-.llmbook-attn-table th.llmbook-attn-key { writing-mode: vertical-rl; transform: rotate(180deg); }
-.llmbook-attn-table th[scope="row"] { text-align: right; cursor: default; }
-.llmbook-attn-table td { min-width: 2.6em; text-align: center; padding: 0.2em 0.15em;
-  background: rgba(63, 81, 181, var(--w, 0)); border: 1px solid var(--md-default-fg-color--lightest); }
-.llmbook-attn-table td.llmbook-attn-masked { background: repeating-linear-gradient(45deg, transparent 0 3px,
-  var(--md-default-fg-color--lightest) 3px 5px); }
-.llmbook-attn-table tr.llmbook-attn-active th, .llmbook-attn-table tr.llmbook-attn-active td {
-  outline: 2px solid var(--md-accent-fg-color); }
-.llmbook-attn-caption { min-height: 1.4em; margin: 0.4em 0 0; }`;
-  function addStyles() {
-    if (document.getElementById("llmbook-attn-css")) return;
-    document.head.append(el("style", { id: "llmbook-attn-css" }, CSS));
-  }
-
   function show(token) {
     // make whitespace visible in labels: a space as "·", a newline as "⏎"
     return token.replace(/ /g, "\u00b7").replace(/\n/g, "\u23ce") || "\u2205";
@@ -42,7 +21,6 @@
   }
 
   window.llmbook.widget("attention-explorer", async (root, data) => {
-    addStyles();
     const id = `attn-${++uid}`;
     const state = { sentence: 0, layer: 0, head: data.n_heads };  // start on the average of heads
     const [sLabel, sSel] = select(`${id}-sentence`, "Sentence",

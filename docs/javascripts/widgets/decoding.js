@@ -59,30 +59,6 @@
       show: (v) => (v === 0 ? "off" : v.toFixed(2)) },
   ];
   const SHOWN = 15;  // bars
-  const STYLE = `
-.llmbook-decoding-controls { display: flex; flex-wrap: wrap; gap: 0.4em 1.4em; align-items: center; }
-.llmbook-decoding-control { display: flex; align-items: center; gap: 0.3em; min-width: 0; max-width: 100%; }
-.llmbook-decoding-control select { min-width: 0; flex: 1 1 auto; }
-.llmbook-decoding-value { min-width: 2.6em; font-variant-numeric: tabular-nums; }
-.llmbook-decoding-bars { list-style: none; margin: 0.6em 0 !important; padding: 0; }
-.llmbook-decoding-bars li { display: grid; grid-template-columns: 9em 1fr 10em; gap: 0.6em; align-items: center;
-  margin: 0 !important; font-size: 0.85em; }
-.llmbook-decoding-bars li.removed { opacity: 0.55; }
-.llmbook-decoding-token { font-family: var(--md-code-font-family, monospace); overflow: hidden; white-space: pre;
-  text-overflow: ellipsis; }
-.llmbook-decoding-track { position: relative; height: 0.9em; background: var(--md-default-fg-color--lightest); }
-.llmbook-decoding-before, .llmbook-decoding-after { position: absolute; left: 0; top: 0; bottom: 0; }
-.llmbook-decoding-before { background: var(--md-default-fg-color--lighter); }
-.llmbook-decoding-after { background: var(--md-primary-fg-color); top: 0.2em; bottom: 0.2em; }
-.llmbook-decoding-prob { font-variant-numeric: tabular-nums; }
-.llmbook-decoding-continuations dt { font-weight: 600; margin-top: 0.4em; }
-.llmbook-decoding-continuations dd { margin-left: 1em; white-space: pre-wrap; }
-.llmbook-decoding-prompt { color: var(--md-default-fg-color--light); }
-.llmbook-decoding-eos { color: var(--md-default-fg-color--light); font-size: 0.85em; }`;
-  function addStyle() {
-    if (document.getElementById("llmbook-decoding-style")) return;
-    document.head.append(llmbook.el("style", { id: "llmbook-decoding-style" }, STYLE));
-  }
   let counter = 0;
 
   llmbook.widget("decoding", (root, data) => {
@@ -144,7 +120,6 @@
         ])));
     }
 
-    addStyle();
     root.classList.add("llmbook-decoding");
     root.replaceChildren(
       el("div", { class: "llmbook-decoding-controls" },

@@ -6,14 +6,6 @@
 (function () {
   "use strict";
   const el = (...a) => window.llmbook.el(...a);
-  const CSS = `
-.llmbook-emb-groups { display: grid; gap: 0.2em; }
-.llmbook-emb-groups button[aria-pressed="true"] { background: var(--md-accent-fg-color); color: #fff; }
-.llmbook-emb-strip { display: flex; height: 2.2em; margin: 0.5em 0; border: 1px solid var(--md-default-fg-color--lightest); }
-.llmbook-emb-strip span { flex: 1 1 0; }
-.llmbook-emb-table { font-size: 0.8em; border-collapse: collapse; }
-.llmbook-emb-table th, .llmbook-emb-table td { padding: 0.1em 0.7em; text-align: left; }
-.llmbook-emb-table td.num { text-align: right; font-variant-numeric: tabular-nums; }`;
 
   function colour(v, scale) {
     // blue for negative, orange for positive, white at zero
@@ -22,9 +14,6 @@
   }
 
   window.llmbook.widget("embeddings", async (root, data) => {
-    if (!document.getElementById("llmbook-emb-css")) {
-      document.head.append(el("style", { id: "llmbook-emb-css" }, CSS));
-    }
     const groups = new Map();
     data.words.forEach((w, i) => {
       if (!groups.has(w.group)) groups.set(w.group, []);

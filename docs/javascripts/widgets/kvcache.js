@@ -5,22 +5,9 @@
  */
 (function () {
   "use strict";
-  const STYLE = `
-.llmbook-kv-tokens { display: flex; flex-wrap: wrap; gap: 0.25em; margin: 0.6em 0; }
-.llmbook-kv-tok { font-family: var(--md-code-font-family, monospace); padding: 0.15em 0.4em; border-radius: 0.25em;
-  border: 1px solid var(--md-default-fg-color--lighter); white-space: pre; }
-.llmbook-kv-tok.cached { background: var(--md-default-fg-color--lightest); }
-.llmbook-kv-tok.fed { background: var(--md-accent-fg-color); color: var(--md-accent-bg-color); }
-.llmbook-kv-tok.next { border-style: dashed; }
-.llmbook-kv-grid { border-collapse: collapse; font-size: 0.7em; font-variant-numeric: tabular-nums; }
-.llmbook-kv-grid td, .llmbook-kv-grid th { padding: 0.1em 0.35em; text-align: right; }
-.llmbook-kv-grid tr.fed td { outline: 1px solid var(--md-accent-fg-color); }`;
 
   llmbook.widget("kvcache", (root, data) => {
     const el = llmbook.el;
-    if (!document.getElementById("llmbook-kv-style")) {
-      document.head.append(el("style", { id: "llmbook-kv-style" }, STYLE));
-    }
     const steps = data.steps;
     let step = 0;
     let timer = null;

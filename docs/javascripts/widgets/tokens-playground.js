@@ -97,15 +97,14 @@
     const uid = `tokens-${Math.random().toString(36).slice(2, 8)}`;
     const select = el("select", { id: `${uid}-tok` },
       data.tokenizers.map((t) => el("option", { value: t.name }, `${t.label}, ${kb(t.bytes_gzip)} download`)));
-    const input = el("textarea", { id: `${uid}-text`, rows: "4", spellcheck: "false", style: "width:100%" });
+    const input = el("textarea", { id: `${uid}-text`, rows: "4", spellcheck: "false" });
     input.value = data.examples[0];
     const special = el("input", { type: "checkbox", id: `${uid}-special` });
     const exampleSel = el("select", { id: `${uid}-ex` }, el("option", { value: "" }, "(choose a tricky example)"),
       data.examples.filter((e) => e).map((e, i) => el("option", { value: String(i) }, visible(e).slice(0, 40))));
     const status = el("div", { class: "llmbook-feedback", role: "status", "aria-live": "polite" });
-    const chips = el("div", { class: "tokens-chips", "aria-label": "tokens", role: "list",
-      style: "display:flex;flex-wrap:wrap;gap:4px;margin-top:0.6em;font-family:var(--md-code-font-family,monospace)" });
-    const idsOut = el("output", { class: "tokens-ids", for: `${uid}-text`, style: "display:block;margin-top:0.5em;font-size:0.8em;word-break:break-all" });
+    const chips = el("div", { class: "tokens-chips", "aria-label": "tokens", role: "list" });
+    const idsOut = el("output", { class: "tokens-ids", for: `${uid}-text` });
 
     let version = 0;
     async function update() {
@@ -130,13 +129,11 @@
       chips.replaceChildren(...ids.map((id, i) => {
         const bytes = tokenBytes(tok, id);
         const shown = visible(dec.decode(bytes));
-        const hue = (i * 47) % 360;
         return el("span", { role: "listitem", class: "tokens-chip", "data-id": String(id),
           title: `id ${id}, ${bytes.length} byte${bytes.length === 1 ? "" : "s"}`,
-          style: `display:inline-flex;flex-direction:column;align-items:center;padding:2px 5px;border-radius:4px;` +
-                 `background:hsla(${hue},70%,60%,0.25);border:1px solid hsla(${hue},60%,45%,0.6);white-space:pre` },
+          style: `--hue: ${(i * 47) % 360}` },  // neighbouring chips get distant colours
         el("span", { class: "tokens-chip-text" }, shown),
-        el("small", { class: "tokens-chip-meta", style: "opacity:0.75" }, `${id} · ${bytes.length}B`));
+        el("small", { class: "tokens-chip-meta" }, `${id} · ${bytes.length}B`));
       }));
       idsOut.value = JSON.stringify(ids);
       idsOut.textContent = JSON.stringify(ids);
@@ -158,7 +155,7 @@
       el("div", {}, el("label", { for: select.id }, "Tokenizer"), select),
       el("div", {}, el("label", { for: exampleSel.id }, "Example"), exampleSel),
       el("div", {}, el("label", { for: input.id }, "Text"), input),
-      el("div", {}, special, el("label", { for: special.id, style: "font-weight:normal" },
+      el("div", {}, special, el("label", { for: special.id, class: "llmbook-plain" },
         " Encode special-token spellings such as <|endoftext|> as special ids")),
       status, chips, idsOut);
     await update();

@@ -9,8 +9,8 @@ llmbook.widget("tokens-stepper", (root, data) => {
   const last = data.steps.length - 1;
   const slider = el("input", { type: "range", id: `${uid}-step`, min: "0", max: String(last), value: "0" });
   const label = el("span", { "aria-live": "polite", class: "tokens-step-label" });
-  const pieces = el("div", { class: "tokens-pieces", style: "display:flex;flex-wrap:wrap;gap:6px;margin:0.6em 0;font-family:var(--md-code-font-family,monospace)" });
-  const table = el("ol", { class: "tokens-merges", style: "padding-left:3.5em;font-family:var(--md-code-font-family,monospace)" });
+  const pieces = el("div", { class: "tokens-pieces" });
+  const table = el("ol", { class: "tokens-merges" });
   const vis = (s) => s.replace(/ /g, "\u00b7");
 
   function show(k) {
@@ -19,10 +19,8 @@ llmbook.widget("tokens-stepper", (root, data) => {
     label.textContent = k === 0
       ? `Step 0 of ${last}: only single bytes, ${step.tokens} tokens.`
       : `Step ${k} of ${last}: merge "${vis(step.merge.left)}" + "${vis(step.merge.right)}" → "${vis(step.merge.token)}" (id ${step.merge.id}, seen ${step.merge.count}×); ${step.tokens} tokens.`;
-    pieces.replaceChildren(...step.pieces.map((piece) => el("span", { class: "tokens-piece",
-      style: "border:1px dashed var(--md-default-fg-color--lighter);padding:2px;border-radius:4px;white-space:pre" },
-      piece.map((t) => el("span", { class: "tokens-chip", style: "display:inline-block;margin:0 1px;padding:0 3px;" +
-        "border-radius:3px;background:var(--md-accent-fg-color--transparent,rgba(255,110,66,0.15))" }, vis(t))))));
+    pieces.replaceChildren(...step.pieces.map((piece) => el("span", { class: "tokens-piece" },
+      piece.map((t) => el("span", { class: "tokens-chip" }, vis(t))))));
     table.replaceChildren(...data.steps.slice(1, k + 1).map((s) =>
       el("li", { value: String(s.merge.id) }, `"${vis(s.merge.left)}" + "${vis(s.merge.right)}" → "${vis(s.merge.token)}"`)));
   }
