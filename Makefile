@@ -23,6 +23,11 @@ help:
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	@# The lock holds the CPU build of torch where one is available (it needs nothing else). Where pip
+	@# found only the CUDA build (Python 3.12 from the public index, for example), torch cannot import
+	@# without its CUDA libraries: install them as torch itself pins them (large, but exact).
+	@$(PY) -c "import torch" 2>/dev/null || { echo "torch needs its CUDA libraries here; installing them"; \
+	  $(PY) -m pip install --quiet --disable-pip-version-check "torch==$$(sed -n 's/^torch==//p' requirements.lock)"; }
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
