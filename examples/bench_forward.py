@@ -20,7 +20,7 @@ import statistics
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # set before transformers is imported (below, untimed)
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 from llmbook.export import generated_path, save_figure, write_json  # noqa: E402
 from llmbook.model import load_model  # noqa: E402
-from llmbook.models import model_path  # noqa: E402
+from llmbook.models import reference_model  # noqa: E402
 from llmbook.numpy_engine import NumpyLlama  # noqa: E402
 
 LENGTHS = {1: 10, 64: 4, 512: 2}  # tokens -> timed repetitions per implementation
@@ -78,10 +78,8 @@ def main() -> None:
 
     before = rss_mib("VmRSS")
     can_reset = reset_peak()
-    path = model_path("smollm2-135m-instruct")
     t0 = time.perf_counter()
-    ref = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
-    ref.eval()
+    ref = reference_model("smollm2-135m-instruct")
     load_ref = time.perf_counter() - t0
     with torch.inference_mode():
         ref(torch.randint(0, 49152, (1, 512)))

@@ -20,7 +20,7 @@ from llmbook.bench import environment, latest_record
 from llmbook.export import generated_path, save_figure, write_json
 from llmbook.generate import generate
 from llmbook.model import load_model
-from llmbook.models import model_path
+from llmbook.models import reference_model
 
 THREADS = int(os.environ.get("LLMBOOK_BENCH_THREADS", "1"))  # 2-thread OpenMP stalls on a busy 2-core machine
 # (prompt tokens P, new tokens N, engines measured without the cache, repeats). Without the cache, 256 new
@@ -52,7 +52,6 @@ def best_time(fn, repeats: int) -> float:
 
 def main() -> None:
     torch.set_num_threads(THREADS)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model = load_model()
     engines = {
         "llmbook": lambda ids, n, cache: generate(model, ids, max_new_tokens=n, eos_token_id=None,
@@ -61,11 +60,9 @@ def main() -> None:
                                                         use_cache=cache, engine="numpy").ids,
     }
     try:
+        hf = reference_model("smollm2-135m-instruct")  # offline; ImportError without transformers
         import transformers
 
-        path = model_path("smollm2-135m-instruct")
-        hf = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
-                                                               dtype=torch.float32).eval()
         transformers.logging.set_verbosity_error()
 
         def hf_generate(ids, n, cache):

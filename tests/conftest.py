@@ -30,11 +30,7 @@ def smollm() -> Any:
 @pytest.fixture(scope="session")
 def hf_smollm() -> Any:
     """`transformers` loading the same GGUF file as a float32 model: the reference, ~20 s to load, so once."""
-    transformers = pytest.importorskip("transformers")
-    import torch
+    pytest.importorskip("transformers")
+    from llmbook.models import reference_model
 
-    from llmbook.models import model_path
-
-    path = model_path("smollm2-135m-instruct")
-    return transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
-                                                             dtype=torch.float32).eval()
+    return reference_model("smollm2-135m-instruct")
