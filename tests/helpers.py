@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -21,3 +22,17 @@ def budget_sample(items: Sequence[T], k: int, seed: int = 0) -> list[T]:
     if FULL or len(items) <= k:
         return list(items)
     return random.Random(seed).sample(list(items), k)
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run on one torch thread, then restore: on a shared 2-core machine, 2-thread OpenMP runs of
+    tiny matrices stall for 10x longer, and the CLI's commands under test run with --threads 1."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+
+from helpers import one_torch_thread
 
 from llmbook.cli import build_parser
 
@@ -43,10 +44,8 @@ def test_generate_streams_the_greedy_continuation() -> None:
 @pytest.fixture
 def one_thread():
     """In-process generation on one thread, as the commands below run (--threads 1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 def test_generate_seeded_sampling_and_chat_match_the_package(one_thread) -> None:

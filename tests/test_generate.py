@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import torch
 
-from helpers import budget_sample
+from helpers import budget_sample, one_torch_thread
 from llmbook.generate import Piece, _TextStream, generate, stream
 from llmbook.gqa import KVCache
 from llmbook.model import Llama
@@ -34,11 +34,8 @@ CACHE_TOLERANCE = 1e-4  # max |logit difference| between cached and recomputed d
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread() -> Iterator[None]:
-    """One thread: on a shared 2-core machine, 2-thread OpenMP runs of tiny matrices stall for 10x longer."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,16 @@
 """generate(..., engine="numpy") gives the same tokens as the torch engine."""
 
 import pytest
-import torch
+
+from helpers import one_torch_thread
 
 from llmbook.generate import generate
 
 
 @pytest.fixture(scope="module")
 def model(smollm):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield smollm
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield smollm
 
 
 @pytest.mark.parametrize("strategy, params", [("greedy", {}), ("top-p", {"top_p": 0.9, "temperature": 0.8}),
