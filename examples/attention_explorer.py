@@ -7,8 +7,8 @@ Only the causal part is stored: row q holds the weights on keys 0..q (the rest a
 
 from __future__ import annotations
 
-from llmbook.export import write_json
-from llmbook.model import attention_maps, load_model
+from tools.export import write_json
+from llmbook.models.llama import attention_maps, load_model
 
 SENTENCES = [
     "The cat sat on the comfortable mat",

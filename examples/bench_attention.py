@@ -13,9 +13,9 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from llmbook.attention import scaled_dot_product_attention
-from llmbook.bench import environment, latest_record, save_record, time_call
-from llmbook.export import generated_path, save_figure, write_json
+from llmbook.layers.attention import scaled_dot_product_attention
+from tools.bench import environment, latest_record, save_record, time_call
+from tools.export import generated_path, save_figure, write_json
 
 B, H, D = 1, 8, 64
 CPU_LENGTHS = [128, 256, 512, 1024, 2048]

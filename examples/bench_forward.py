@@ -1,7 +1,7 @@
 """Benchmark: llmbook's SmolLM2-135M against transformers' on the same CPU, in the same run.
 
 Both load the same GGUF file and run float32 PyTorch. A third series is llmbook's
-pure-NumPy path (``llmbook.numpy_engine``), built from the same loaded weights.
+pure-NumPy path (``llmbook.inference.numpy_engine``), built from the same loaded weights.
 Measured: load time, one forward pass over 1, 64 and 512 tokens (timings interleaved,
 best and median reported, since other processes share the machine), greedy decoding
 speed with a KV cache, peak memory, and the largest logit difference. Writes
@@ -27,14 +27,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from llmbook.export import generated_path, save_figure, write_json  # noqa: E402
-from llmbook.model import load_model  # noqa: E402
-from llmbook.models import reference_model  # noqa: E402
-from llmbook.numpy_engine import NumpyLlama  # noqa: E402
+from tools.export import generated_path, save_figure, write_json  # noqa: E402
+from llmbook.models.llama import load_model  # noqa: E402
+from llmbook.models.registry import reference_model  # noqa: E402
+from llmbook.inference.numpy_engine import NumpyLlama  # noqa: E402
 
 LENGTHS = {1: 10, 64: 4, 512: 2}  # tokens -> timed repetitions per implementation
 DECODE_TOKENS, DECODE_REPS = 16, 3
-IMPLS = ("llmbook", "transformers", "numpy")  # "numpy": llmbook.numpy_engine on the same weights
+IMPLS = ("llmbook", "transformers", "numpy")  # "numpy": llmbook.inference.numpy_engine on the same weights
 LABELS = {"llmbook": "llmbook (torch)", "transformers": "transformers", "numpy": "llmbook (NumPy)"}
 COLORS = {"llmbook": "#3f51b5", "transformers": "#ff7043", "numpy": "#26a69a"}
 

@@ -1,4 +1,4 @@
-"""Decoding speed: llmbook.generate with and without its KV cache, against transformers in the same run.
+"""Decoding speed: llmbook.inference.generate with and without its KV cache, against transformers in the same run.
 
 For each (prompt length P, new tokens N) every engine generates greedily, and
 decode speed is (N - 1) / (T(N) - T(1)): the time of N tokens minus the time of one
@@ -16,11 +16,11 @@ import time
 import matplotlib.pyplot as plt
 import torch
 
-from llmbook.bench import environment, latest_record
-from llmbook.export import generated_path, save_figure, write_json
-from llmbook.generate import generate
-from llmbook.model import load_model
-from llmbook.models import reference_model
+from tools.bench import environment, latest_record
+from tools.export import generated_path, save_figure, write_json
+from llmbook.inference.generate import generate
+from llmbook.models.llama import load_model
+from llmbook.models.registry import reference_model
 
 THREADS = int(os.environ.get("LLMBOOK_BENCH_THREADS", "1"))  # 2-thread OpenMP stalls on a busy 2-core machine
 # (prompt tokens P, new tokens N, engines measured without the cache, repeats). Without the cache, 256 new

@@ -25,9 +25,9 @@ import time  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 from llmbook import tokenizer  # noqa: E402
-from llmbook.bench import environment, save_record  # noqa: E402
-from llmbook.corpus import stdlib_documents  # noqa: E402
-from llmbook.export import save_figure, write_json  # noqa: E402
+from tools.bench import environment, save_record  # noqa: E402
+from tools.corpus import stdlib_documents  # noqa: E402
+from tools.export import save_figure, write_json  # noqa: E402
 from llmbook.tokenizer.reference import tiktoken_encoding  # noqa: E402
 
 QUICK = os.environ.get("LLMBOOK_QUICK") == "1"

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import torch
 
-from llmbook.export import write_json
-from llmbook.generate import generate
-from llmbook.gqa import KVCache
-from llmbook.model import load_model
+from tools.export import write_json
+from llmbook.inference.generate import generate
+from llmbook.inference.kv_cache import KVCache
+from llmbook.models.llama import load_model
 
 PROMPTS = [
     {"id": "france", "label": "The capital of France is", "text": "The capital of France is", "chat": False},

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from llmbook.export import save_figure, write_json
-from llmbook.model import load_model
-from llmbook.model_embeddings import nearest_tokens, pca_2d
+from tools.export import save_figure, write_json
+from llmbook.models.llama import load_model
+from llmbook.models.embedding_space import nearest_tokens, pca_2d
 
 WORD_SETS = {
     "countries": [" France", " Germany", " Italy", " Spain", " Japan", " China"],

@@ -5,8 +5,8 @@ import numpy as np
 import matplotlib.pyplot as plt
 import torch
 
-from llmbook.attention import attention_weights
-from llmbook.export import save_figure, write_json
+from llmbook.layers.attention import attention_weights
+from tools.export import save_figure, write_json
 
 rng = np.random.default_rng(0)
 dims = [4, 16, 64, 256, 1024]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
-from llmbook.export import save_figure, write_json
-from llmbook.model import load_model
-from llmbook.positions import rope_angles, sinusoidal_positions
+from tools.export import save_figure, write_json
+from llmbook.models.llama import load_model
+from llmbook.layers.positions import rope_angles, sinusoidal_positions
 
 # ---- positions ---------------------------------------------------------------------------
 pe = sinusoidal_positions(64, 128)  # (T, C)

@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import regex  # noqa: E402
 
 from llmbook import tokenizer  # noqa: E402
-from llmbook.corpus import stdlib_files  # noqa: E402
-from llmbook.export import generated_path, save_figure, write_json  # noqa: E402
+from tools.corpus import stdlib_files  # noqa: E402
+from tools.export import generated_path, save_figure, write_json  # noqa: E402
 from llmbook.tokenizer.bpe import merge_pair  # noqa: E402
 from llmbook.tokenizer.train import count_pieces, learn_merges  # noqa: E402
 

@@ -1,24 +1,38 @@
 """llmbook: the code the book *Large Language Models, Deconstructed* teaches.
 
-Each module holds one idea. Chapters import from here and show it; the tests
-check it against independent reference implementations.
+The package is laid out like the book, one subpackage per part:
+
+- :mod:`llmbook.tokenizer`: text to token ids and back (byte-level BPE, exact against tiktoken);
+- :mod:`llmbook.layers`: attention, norms, positions, feed-forward, embeddings, blocks;
+- :mod:`llmbook.models`: the Llama model, its config, the GGUF file format and its quantisations;
+- :mod:`llmbook.inference`: the decoding loop, sampling, the KV cache, chat templates, the NumPy engine.
+
+Three entry points cover most uses::
+
+    import llmbook
+    model = llmbook.load_model("smollm2-135m-instruct")
+    print(llmbook.generate(model, "The capital of France is", max_new_tokens=5).text)
+    tok = llmbook.tokenizer.load("cl100k_base")
 """
 
 import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["generate", "inference", "layers", "load_model", "models", "tokenizer"]
 
 
-def __getattr__(name: str):  # noqa: ANN202
-    """Lazy access: ``llmbook.load_model`` and ``llmbook.<module>`` import on first use,
+def __getattr__(name: str) -> Any:
+    """Lazy access: ``llmbook.load_model``, ``llmbook.generate`` and the subpackages import on first use,
     so ``import llmbook`` stays cheap and tokenizer-only code never imports torch."""
     if name == "load_model":
-        from llmbook.model import load_model
+        from llmbook.models.llama import load_model
 
         return load_model
-    try:
+    if name == "generate":
+        from llmbook.inference.generate import generate
+
+        return generate
+    if name in {"tokenizer", "layers", "models", "inference"}:
         return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as err:
-        if err.name != f"{__name__}.{name}":
-            raise  # the module exists but something it imports is missing
     raise AttributeError(f"module 'llmbook' has no attribute {name!r}")

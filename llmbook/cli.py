@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any, NoReturn
 
-from llmbook.generate import STRATEGIES, check_params
+from llmbook.inference.generate import STRATEGIES, check_params
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy machine)")
     g.add_argument("--stats", action="store_true", help="print token count and speed to stderr at the end")
-    g.add_argument("--model", default="smollm2-135m-instruct", help="model name (see llmbook.models)")
+    g.add_argument("--model", default="smollm2-135m-instruct", help="model name (see llmbook.models.registry)")
 
     t = sub.add_parser("tokenize", help="show the tokens of a text (ids and pieces)",
                        description="Split TEXT into the model's tokens and print each id with its piece.",
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("text", help="the text to tokenize")
     t.add_argument("--chat", action="store_true", help="wrap the text in the chat template first")
     t.add_argument("--ids", action="store_true", help="print only the ids, space-separated")
-    t.add_argument("--model", default="smollm2-135m-instruct", help="model name (see llmbook.models)")
+    t.add_argument("--model", default="smollm2-135m-instruct", help="model name (see llmbook.models.registry)")
     return parser
 
 
@@ -107,8 +107,8 @@ def _generate(args: argparse.Namespace, fail: Any) -> int:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
     except ValueError as e:
         fail(_as_options(str(e)))
-    from llmbook.generate import stream
-    from llmbook.model import load_model
+    from llmbook.inference.generate import stream
+    from llmbook.models.llama import load_model
 
     if args.threads:
         import torch
@@ -134,10 +134,10 @@ def _generate(args: argparse.Namespace, fail: Any) -> int:
 
 
 def _tokenize(args: argparse.Namespace) -> int:
-    from llmbook.chat import chatml
-    from llmbook.gguf import read_gguf
-    from llmbook.model_tokenizer import GGUFTokenizer
-    from llmbook.models import model_path
+    from llmbook.inference.chat import chatml
+    from llmbook.models.gguf import read_gguf
+    from llmbook.tokenizer.gguf_tokenizer import GGUFTokenizer
+    from llmbook.models.registry import model_path
 
     tok = GGUFTokenizer.from_gguf(read_gguf(model_path(args.model)).metadata)  # metadata only: no weights
     text = chatml([{"role": "user", "content": args.text}]) if args.chat else args.text

@@ -22,7 +22,7 @@ def full_run() -> bool:
 @pytest.fixture(scope="session")
 def smollm() -> Any:
     """The book's SmolLM2-135M-Instruct, loaded once per session (tests that change a setting restore it)."""
-    from llmbook.model import load_model
+    from llmbook.models.llama import load_model
 
     return load_model("smollm2-135m-instruct")
 
@@ -31,6 +31,6 @@ def smollm() -> Any:
 def hf_smollm() -> Any:
     """`transformers` loading the same GGUF file as a float32 model: the reference, ~20 s to load, so once."""
     pytest.importorskip("transformers")
-    from llmbook.models import reference_model
+    from llmbook.models.registry import reference_model
 
     return reference_model("smollm2-135m-instruct")

@@ -1,4 +1,4 @@
-"""llmbook.attention against PyTorch's own attention on random inputs."""
+"""llmbook.layers.attention against PyTorch's own attention on random inputs."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmbook.attention import (
+from llmbook.layers.attention import (
     MultiHeadAttention,
     attention_weights,
     causal_mask,

@@ -2,7 +2,7 @@
 
 import json
 
-import llmbook.bench as bench
+import tools.bench as bench
 
 
 def test_time_call_counts_runs_and_orders_stats():

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from llmbook.by_hand import check, exercises, fmt
+from tools.by_hand import check, exercises, fmt
 
 
 def test_answers():

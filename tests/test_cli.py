@@ -49,8 +49,8 @@ def one_thread():
 
 
 def test_generate_seeded_sampling_and_chat_match_the_package(one_thread) -> None:
-    from llmbook.generate import generate
-    from llmbook.model import load_model
+    from llmbook.inference.generate import generate
+    from llmbook.models.llama import load_model
 
     model = load_model()
     sampled = run("generate", "Once upon a time", "--strategy", "top-p", "--top-p", "0.9", "--temperature", "0.8",

@@ -1,6 +1,6 @@
 """The standard-library corpus: what it holds and that it is read byte-exactly."""
 
-from llmbook.corpus import STDLIB, stdlib_documents, stdlib_files, stdlib_text
+from tools.corpus import STDLIB, stdlib_documents, stdlib_files, stdlib_text
 
 
 def test_corpus_contents():

@@ -53,9 +53,9 @@ def test_python_info_accepts_titles_only_after_python():
 
 
 def test_expand_snippet_section_and_errors():
-    code = expand_snippet("llmbook/attention.py:causal")
+    code = expand_snippet("llmbook/layers/attention.py:causal")
     assert code.lstrip().startswith("def causal_mask(")
     with pytest.raises(ValueError, match="section 'nope' not found"):
-        expand_snippet("llmbook/attention.py:nope")
+        expand_snippet("llmbook/layers/attention.py:nope")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         expand_snippet("llmbook/missing.py")

@@ -1,4 +1,4 @@
-"""llmbook.generate on the real model, against `transformers` loading the same GGUF file.
+"""llmbook.inference.generate on the real model, against `transformers` loading the same GGUF file.
 
 - greedy and beam search: the same token ids as `transformers`' ``generate``;
 - contrastive search: `transformers` 5.x moved it out of the library to a Hub repo
@@ -19,10 +19,10 @@ import pytest
 import torch
 
 from helpers import budget_sample, one_torch_thread
-from llmbook.generate import Piece, _TextStream, generate, stream
-from llmbook.gqa import KVCache
-from llmbook.model import Llama
-from llmbook.sampling import (SamplingParams, apply_temperature, min_p_filter, process_logits, repetition_penalty,
+from llmbook.inference.generate import Piece, _TextStream, generate, stream
+from llmbook.inference.kv_cache import KVCache
+from llmbook.models.llama import Llama
+from llmbook.inference.sampling import (SamplingParams, apply_temperature, min_p_filter, process_logits, repetition_penalty,
                               top_k_filter, top_p_filter)
 
 transformers = pytest.importorskip("transformers")

@@ -4,7 +4,7 @@ import pytest
 
 from helpers import one_torch_thread
 
-from llmbook.generate import generate
+from llmbook.inference.generate import generate
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from helpers import budget_sample
-from llmbook.gguf import GGUFError, read_gguf
-from llmbook.models import model_path
-from llmbook.quant import BLOCK_LAYOUT, GGMLType, dequantize
+from llmbook.models.gguf import GGUFError, read_gguf
+from llmbook.models.registry import model_path
+from llmbook.models.quant import BLOCK_LAYOUT, GGMLType, dequantize
 
 gguf = pytest.importorskip("gguf")
 

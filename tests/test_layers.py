@@ -10,12 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmbook.blocks import EncoderLayer, GPT2Block, LlamaBlock
-from llmbook.embedding import TokenEmbedding
-from llmbook.ffn import FeedForward, SwiGLU
-from llmbook.gqa import GroupedQueryAttention, KVCache
-from llmbook.norms import LayerNorm, RMSNorm, layer_norm_np, rms_norm_np
-from llmbook.positions import LearnedPositions, apply_rope, rope_angles, sinusoidal_positions
+from llmbook.layers.blocks import EncoderLayer, GPT2Block, LlamaBlock
+from llmbook.layers.embedding import TokenEmbedding
+from llmbook.layers.feed_forward import FeedForward, SwiGLU
+from llmbook.inference.kv_cache import KVCache
+from llmbook.layers.grouped_query_attention import GroupedQueryAttention
+from llmbook.layers.norms import LayerNorm, RMSNorm, layer_norm_np, rms_norm_np
+from llmbook.layers.positions import LearnedPositions, apply_rope, rope_angles, sinusoidal_positions
 
 ATOL = 1e-5
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from llmbook.chat import chatml
-from llmbook.gqa import KVCache
-from llmbook.model import Llama, load_model
+from llmbook.inference.chat import chatml
+from llmbook.inference.kv_cache import KVCache
+from llmbook.models.llama import Llama, load_model
 
 PROMPT_IDS = [504, 3575, 282, 4649, 314]  # "The capital of France is"
 

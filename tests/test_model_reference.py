@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from helpers import budget_sample
-from llmbook.chat import chatml
-from llmbook.corpus import stdlib_documents
-from llmbook.model import Llama
-from llmbook.models import model_path
+from llmbook.inference.chat import chatml
+from tools.corpus import stdlib_documents
+from llmbook.models.llama import Llama
+from llmbook.models.registry import model_path
 
 transformers = pytest.importorskip("transformers")
 
@@ -114,8 +114,8 @@ def test_tokenizer_matches_on_stdlib_sample(ours: Llama, reference: tuple[Any, A
     only where a run of whitespace precedes a digit ("\\n    3"). With the file's own
     ``smollm`` pre-tokenizer we match SmolLM2's pipeline built in `tokenizers`.
     """
-    from llmbook.gguf import read_gguf
-    from llmbook.model_tokenizer import GGUFTokenizer
+    from llmbook.models.gguf import read_gguf
+    from llmbook.tokenizer.gguf_tokenizer import GGUFTokenizer
 
     _, hf_tok = reference
     gpt2_pre = GGUFTokenizer.from_gguf(read_gguf(model_path("smollm2-135m-instruct")).metadata, pre="gpt2")

@@ -13,10 +13,10 @@ import pytest
 import regex
 from helpers import budget_sample
 
-from llmbook.corpus import stdlib_documents
-from llmbook.gguf import read_gguf
-from llmbook.model_tokenizer import SMOLLM_PATTERN, GGUFTokenizer
-from llmbook.models import model_path
+from tools.corpus import stdlib_documents
+from llmbook.models.gguf import read_gguf
+from llmbook.tokenizer.gguf_tokenizer import SMOLLM_PATTERN, GGUFTokenizer
+from llmbook.models.registry import model_path
 from llmbook.tokenizer.loaders import ranks_from_merges
 from llmbook.tokenizer.pretokenize import GPT2_PATTERN, splitter
 

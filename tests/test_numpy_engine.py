@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from llmbook.attention import scaled_dot_product_attention_np
-from llmbook.model import Llama
-from llmbook.numpy_engine import NumpyLlama, apply_rope_np, grouped_attention_np, rope_tables_np
-from llmbook.positions import apply_rope, rope_angles
+from llmbook.layers.attention import scaled_dot_product_attention_np
+from llmbook.models.llama import Llama
+from llmbook.inference.numpy_engine import NumpyLlama, apply_rope_np, grouped_attention_np, rope_tables_np
+from llmbook.layers.positions import apply_rope, rope_angles
 
 PROMPT_IDS = [504, 3575, 282, 4649, 314]  # "The capital of France is"
 TOL = 1e-4

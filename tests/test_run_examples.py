@@ -7,8 +7,8 @@ import pytest
 import tools.run_examples as runner
 
 SCRIPT = """
-from llmbook.export import write_json
-from llmbook.by_hand import QUERY
+from tools.export import write_json
+from tools.by_hand import QUERY
 write_json("demo/out.json", {"query": list(QUERY), "tag": TAG})
 print("made demo/out.json")
 """
@@ -56,9 +56,9 @@ def test_failing_example_is_named(sandbox, monkeypatch):
 
 def test_imported_package_modules_are_in_the_hash(tmp_path):
     script = runner.EXAMPLES / "attention_exercises.py"
-    base = runner.content_hash(script, ["llmbook/by_hand.py"])
-    assert base != runner.content_hash(script, ["llmbook/by_hand.py", "llmbook/attention.py"])
-    assert base == runner.content_hash(script, ["llmbook/by_hand.py"])
+    base = runner.content_hash(script, ["tools/by_hand.py"])
+    assert base != runner.content_hash(script, ["tools/by_hand.py", "llmbook/layers/attention.py"])
+    assert base == runner.content_hash(script, ["tools/by_hand.py"])
 
 
 def test_unknown_example_name(sandbox, capsys):

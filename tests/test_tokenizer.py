@@ -10,7 +10,7 @@ import pytest
 from helpers import budget_sample
 
 from llmbook import tokenizer
-from llmbook.corpus import stdlib_documents
+from tools.corpus import stdlib_documents
 from llmbook.tokenizer.bpe import encode_piece, merge_pair
 from llmbook.tokenizer.core import valid_unicode
 from llmbook.tokenizer.loaders import SHA256, checked, package_data

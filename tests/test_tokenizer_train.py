@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 
 from llmbook import tokenizer
-from llmbook.corpus import stdlib_text
+from tools.corpus import stdlib_text
 from llmbook.tokenizer.bpe import merge_pair
-from llmbook.tokenizer.train import count_pieces, learn_merges, ranks_from_merges
+from llmbook.tokenizer.train import count_pieces, learn_merges, ranks_from_learned_merges
 
 
 def naive_merges(piece_counts: dict[bytes, int], n_merges: int) -> list[tuple[int, int]]:
@@ -44,7 +44,7 @@ def test_tiny_example_step_by_step():
     merges = learn_merges(counts, 3, progress=False)
     # (a,b) occurs 4 times, (a,a) 2 times; then a+(ab) once, (a,a) once: tie -> smallest pair (97, 97)
     assert merges == [(97, 98), (97, 97), (257, 256)]
-    assert ranks_from_merges(merges)[b"aaab"] == 258
+    assert ranks_from_learned_merges(merges)[b"aaab"] == 258
     assert learn_merges({b"ab": 1}, 5, progress=False) == [(97, 98)]  # runs out of pairs
 
 

@@ -1,4 +1,4 @@
-"""Run one example (script or jupytext notebook) and record which llmbook modules it imported.
+"""Run one example (script or jupytext notebook) and record which llmbook and tools modules it imported.
 
     python -m tools.example_shim SCRIPT MANIFEST
 """
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def imported_llmbook_files() -> list[str]:
     files = set()
     for name, module in list(sys.modules.items()):
-        if name == "llmbook" or name.startswith("llmbook."):
+        if name.split(".")[0] in {"llmbook", "tools"} and name != "tools.example_shim":
             path = getattr(module, "__file__", None)
             if path:
                 files.add(Path(path).resolve().relative_to(ROOT).as_posix())
@@ -29,7 +29,7 @@ def run_notebook(script: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    import llmbook.export as export
+    import tools.export as export
 
     nb = jupytext.read(script)
     client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False,
@@ -42,7 +42,7 @@ def run_notebook(script: Path) -> None:
         if cell.cell_type == "code":
             for line in cell.source.splitlines():
                 words = line.split()
-                if len(words) >= 2 and words[0] in {"import", "from"} and words[1].startswith("llmbook"):
+                if len(words) >= 2 and words[0] in {"import", "from"} and words[1].split(".")[0] in {"llmbook", "tools"}:
                     __import__(words[1])
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 NOTEBOOKS = EXAMPLES / "notebooks"
-GENERATED = Path(os.environ.get("LLMBOOK_GENERATED", ROOT / "docs" / "generated"))  # as llmbook.export
+GENERATED = Path(os.environ.get("LLMBOOK_GENERATED", ROOT / "docs" / "generated"))  # as tools.export
 CACHE = ROOT / ".cache" / "examples"
 
 

@@ -12,7 +12,7 @@
 # # Attention, step by step
 #
 # This notebook runs one causal self-attention head on a short sentence, one
-# step at a time, with the functions of `llmbook.attention`. The embeddings are
+# step at a time, with the functions of `llmbook.layers.attention`. The embeddings are
 # random (a real model's come later in the book), so look at the *shapes* and the
 # *structure* of the weights, not at which words attend to which.
 #
@@ -22,7 +22,7 @@
 import matplotlib.pyplot as plt
 import torch
 
-from llmbook.attention import attention_weights, causal_mask, scaled_dot_product_attention
+from llmbook.layers.attention import attention_weights, causal_mask, scaled_dot_product_attention
 
 torch.manual_seed(0)
 words = ["The", "cat", "sat", "on", "the", "mat"]

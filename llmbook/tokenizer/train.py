@@ -95,7 +95,7 @@ def learn_merges(piece_counts: dict[bytes, int], n_merges: int, progress: bool =
 # --8<-- [end:train]
 
 
-def ranks_from_merges(merges: Iterable[Pair]) -> dict[bytes, int]:
+def ranks_from_learned_merges(merges: Iterable[Pair]) -> dict[bytes, int]:
     """Token bytes -> id: the 256 bytes, then one token per merge."""
     vocab = [bytes([b]) for b in range(256)]
     for left, right in merges:
@@ -123,6 +123,6 @@ def train(
         raise ValueError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} special tokens")
     piece_counts = count_pieces(_texts(text_or_files), pattern, special_tokens)
     merges = learn_merges(piece_counts, n_merges, progress=progress)
-    ranks = ranks_from_merges(merges)
+    ranks = ranks_from_learned_merges(merges)
     specials = {token: len(ranks) + k for k, token in enumerate(special_tokens)}
     return Tokenizer(ranks, pattern, specials, name=name)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from llmbook.model import attention_maps, load_model
+from llmbook.models.llama import attention_maps, load_model
 
 
 @pytest.fixture(scope="module")

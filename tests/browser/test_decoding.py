@@ -1,7 +1,7 @@
 """The decoding comparator and the KV cache animation of "From logits to text", in Chromium.
 
 The widget filters the real logits in JavaScript; the expected probabilities here
-come from llmbook.sampling (the functions the generate tests check against
+come from llmbook.inference.sampling (the functions the generate tests check against
 transformers) applied in float64 to the same exported logits.
 """
 
@@ -12,7 +12,7 @@ import json
 import pytest
 import torch
 
-from llmbook.sampling import SamplingParams, process_logits
+from llmbook.inference.sampling import SamplingParams, process_logits
 
 # slider settings a reader might choose: (prompt index, temperature, top-k, top-p, min-p)
 SETTINGS = [

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from llmbook.model import load_model
-from llmbook.model_embeddings import nearest_tokens
+from llmbook.models.llama import load_model
+from llmbook.models.embedding_space import nearest_tokens
 
 
 def test_neighbours_shown_equal_python(page, site_url, site_dir) -> None:  # noqa: ANN001

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from llmbook.by_hand import exercises
+from tools.by_hand import exercises
 
 # what a reader types: a wrong answer first, then a right one in the forms readers use
 READER_ANSWERS = {

@@ -3,7 +3,7 @@
  * that every strategy produced at build time (fixed seeds).
  *   <div class="llmbook-widget" data-widget="decoding" data-src="generated/generate/comparator.json"></div>
  * The logits (whole vocabulary) come from examples/decoding_comparator.py. The filters
- * below follow llmbook.sampling line for line; tests/browser/test_decoding.py checks
+ * below follow llmbook.inference.sampling line for line; tests/browser/test_decoding.py checks
  * that they give the probabilities Python gives.
  */
 (function () {

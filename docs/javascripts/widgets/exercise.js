@@ -1,6 +1,6 @@
 /* Exercise widget: an input box, a Check button, a hint and a worked solution.
  * The answer, tolerance, hint and solution steps come from JSON computed by
- * llmbook.by_hand at build time; nothing numeric is written in this file.
+ * tools.by_hand at build time; nothing numeric is written in this file.
  *   <div class="llmbook-widget" data-widget="exercise" data-exercise="dot"
  *        data-src="generated/attention/exercises.json"></div>
  */

@@ -12,13 +12,18 @@ in a residual connection ``x + f(x)``. They differ in where the normalisation si
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
-from llmbook.attention import MultiHeadAttention
-from llmbook.ffn import FeedForward, SwiGLU
-from llmbook.gqa import GroupedQueryAttention, KVCache
-from llmbook.norms import LayerNorm, RMSNorm
+from llmbook.layers.attention import MultiHeadAttention
+from llmbook.layers.feed_forward import FeedForward, SwiGLU
+from llmbook.layers.grouped_query_attention import GroupedQueryAttention
+from llmbook.layers.norms import LayerNorm, RMSNorm
+
+if TYPE_CHECKING:
+    from llmbook.inference.kv_cache import KVCache
 
 
 # --8<-- [start:encoder]

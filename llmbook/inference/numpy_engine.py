@@ -1,6 +1,6 @@
 """The Llama model again, in plain NumPy: the same weights and arithmetic, no torch in the loop.
 
-``NumpyLlama.from_model(model)`` takes the weights of a loaded ``llmbook.model.Llama``
+``NumpyLlama.from_model(model)`` takes the weights of a loaded ``llmbook.models.llama.Llama``
 and runs the same computation with NumPy float32 arrays and a preallocated KV cache:
 
     engine = NumpyLlama.from_model(model)
@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from llmbook.attention import softmax_np
-from llmbook.norms import rms_norm_np
+from llmbook.layers.attention import softmax_np
+from llmbook.layers.norms import rms_norm_np
 
 F32 = np.float32
 
@@ -167,7 +167,7 @@ class NumpyLlama:
 
     @classmethod
     def from_model(cls, model: Any) -> NumpyLlama:
-        """Copy a ``llmbook.model.Llama``'s weights into NumPy (a tied output layer is the embedding, transposed)."""
+        """Copy a ``llmbook.models.llama.Llama``'s weights into NumPy (a tied output layer is the embedding, transposed)."""
         layers = [
             LayerWeights(
                 attn_norm=_np(b.attn_norm.weight),

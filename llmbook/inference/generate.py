@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
-from llmbook.gqa import KVCache
-from llmbook.numpy_engine import NumpyLlama
-from llmbook.sampling import SamplingParams, process_logits, repetition_penalty, sample
+from llmbook.inference.kv_cache import KVCache
+from llmbook.inference.numpy_engine import NumpyLlama
+from llmbook.inference.sampling import SamplingParams, process_logits, repetition_penalty, sample
 
 # strategy -> its parameters and their defaults (repetition_penalty applies to every strategy)
 STRATEGIES: dict[str, dict[str, Any]] = {
@@ -472,7 +472,7 @@ def generate(model: Any, prompt: str | Sequence[int] | torch.Tensor, strategy: s
     Stops at the end-of-sequence token (the model's, unless ``eos_token_id`` is
     given; None never stops early), at any of the ``stop`` strings, or after
     ``max_new_tokens``. Sampling strategies with the same ``seed`` give the same text.
-    ``engine="numpy"`` runs greedy and sampling decoding on :class:`~llmbook.numpy_engine.NumpyLlama`,
+    ``engine="numpy"`` runs greedy and sampling decoding on :class:`~llmbook.inference.numpy_engine.NumpyLlama`,
     the same weights in NumPy (about twice as fast on a CPU).
     """
     request = _prepare(model, prompt, strategy, max_new_tokens, seed, stop, chat, system, eos_token_id, use_cache,

@@ -1,7 +1,7 @@
 """A Llama-architecture language model built from the book's own layers, loaded from a GGUF file.
 
 ``load_model("smollm2-135m-instruct")`` reads SmolLM2-135M-Instruct's GGUF file with
-``llmbook.gguf``, takes the architecture from its metadata, dequantises every weight
+``llmbook.models.gguf``, takes the architecture from its metadata, dequantises every weight
 to float32 and puts them into ``Llama``: token embedding, 30 ``LlamaBlock``s, a final
 RMSNorm and the output layer, which shares its matrix with the embedding.
 """
@@ -9,7 +9,6 @@ RMSNorm and the output layer, which shares its matrix with the embedding.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,61 +16,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from llmbook.blocks import LlamaBlock
-from llmbook.chat import chatml
-from llmbook.embedding import TokenEmbedding
-from llmbook.gguf import GGUFError, GGUFFile, read_gguf
-from llmbook.gqa import KVCache
-from llmbook.model_tokenizer import GGUFTokenizer
-from llmbook.models import model_path
-from llmbook.norms import RMSNorm
-from llmbook.positions import rope_angles
-
-
-# --8<-- [start:config]
-@dataclass(frozen=True)
-class LlamaConfig:
-    """The numbers that fix a Llama model's shape, as stored in a GGUF file's metadata."""
-
-    vocab_size: int  # V
-    n_layers: int  # number of blocks
-    n_heads: int  # H query heads
-    n_kv_heads: int  # KV key/value heads (GQA)
-    dim: int  # C, width of the residual stream
-    ffn_dim: int  # hidden width of SwiGLU
-    context_length: int  # longest sequence it was trained for
-    rope_base: float  # theta in RoPE's angles p * theta^(-2i/D)
-    norm_eps: float  # RMSNorm epsilon
-    tied_embeddings: bool  # output layer reuses the embedding matrix
-
-    @property
-    def head_dim(self) -> int:  # D
-        return self.dim // self.n_heads
-
-    @classmethod
-    def from_gguf(cls, f: GGUFFile) -> LlamaConfig:
-        m, arch = f.metadata, f.metadata.get("general.architecture")
-        if arch != "llama":
-            raise GGUFError(f"{f.path}: architecture {arch!r} is not supported, only 'llama'")
-        try:
-            config = cls(
-                vocab_size=len(m["tokenizer.ggml.tokens"]),
-                n_layers=m["llama.block_count"],
-                n_heads=m["llama.attention.head_count"],
-                n_kv_heads=m.get("llama.attention.head_count_kv", m["llama.attention.head_count"]),
-                dim=m["llama.embedding_length"],
-                ffn_dim=m["llama.feed_forward_length"],
-                context_length=m["llama.context_length"],
-                rope_base=float(m.get("llama.rope.freq_base", 10000.0)),
-                norm_eps=float(m["llama.attention.layer_norm_rms_epsilon"]),
-                tied_embeddings="output.weight" not in f.tensors,
-            )
-        except KeyError as e:
-            raise GGUFError(f"{f.path}: metadata key {e.args[0]!r} is missing") from None
-        if m.get("llama.rope.dimension_count", config.head_dim) != config.head_dim:
-            raise GGUFError(f"{f.path}: RoPE over part of the head dimension is not supported")
-        return config
-# --8<-- [end:config]
+from llmbook.layers.blocks import LlamaBlock
+from llmbook.inference.chat import chatml
+from llmbook.layers.embedding import TokenEmbedding
+from llmbook.models.config import LlamaConfig
+from llmbook.models.gguf import GGUFError, GGUFFile, read_gguf
+from llmbook.inference.kv_cache import KVCache
+from llmbook.tokenizer.gguf_tokenizer import GGUFTokenizer
+from llmbook.models.registry import model_path
+from llmbook.layers.norms import RMSNorm
+from llmbook.layers.positions import rope_angles
 
 
 # --8<-- [start:model]
@@ -202,7 +156,7 @@ def load_gguf_model(path: str | Path, fused_attention: bool = True) -> Llama:
 
 
 def load_model(name: str = "smollm2-135m-instruct", fused_attention: bool = True, verbose: bool = False) -> Llama:
-    """Load a model of the book by name (see ``llmbook.models``), e.g. ``load_model("smollm2-135m-instruct")``."""
+    """Load a model of the book by name (see ``llmbook.models.registry``), e.g. ``load_model("smollm2-135m-instruct")``."""
     t0 = time.perf_counter()
     model = load_gguf_model(model_path(name), fused_attention)
     if verbose:

@@ -12,35 +12,17 @@ broadcast across each group, so nothing is copied.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmbook.attention import attention_weights, causal_mask, scaled_dot_product_attention
-from llmbook.positions import apply_rope
+from llmbook.layers.attention import attention_weights, causal_mask, scaled_dot_product_attention
+from llmbook.layers.positions import apply_rope
 
-
-# --8<-- [start:cache]
-class KVCache:
-    """Keys and values of the tokens seen so far, per layer: each (B, KV, S, D), growing along S."""
-
-    def __init__(self, n_layers: int) -> None:
-        self.keys: list[torch.Tensor | None] = [None] * n_layers
-        self.values: list[torch.Tensor | None] = [None] * n_layers
-
-    @property
-    def length(self) -> int:
-        """How many positions are cached (S)."""
-        return 0 if self.keys[0] is None else self.keys[0].shape[-2]
-
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append this step's k, v (B, KV, T, D) to ``layer``'s cache; return all of them (B, KV, S+T, D)."""
-        old_k, old_v = self.keys[layer], self.values[layer]
-        if old_k is not None and old_v is not None:
-            k, v = torch.cat((old_k, k), dim=-2), torch.cat((old_v, v), dim=-2)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
-# --8<-- [end:cache]
+if TYPE_CHECKING:
+    from llmbook.inference.kv_cache import KVCache
 
 
 # --8<-- [start:gqa]

@@ -14,7 +14,7 @@ little-endian. A file is laid out as:
 4. padding to ``general.alignment`` (default 32), then the data section.
 
 ``read_gguf(path)`` parses 1-3 and maps the file into memory; ``GGUFFile.tensor(name)``
-dequantises one tensor to float32 (see ``llmbook.quant``).
+dequantises one tensor to float32 (see ``llmbook.models.quant``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from llmbook.quant import BLOCK_LAYOUT, SUPPORTED, GGMLType, dequantize
+from llmbook.models.quant import BLOCK_LAYOUT, SUPPORTED, GGMLType, dequantize
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)

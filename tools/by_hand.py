@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from llmbook.attention import softmax_np
+from llmbook.layers.attention import softmax_np
 
 QUERY = (1.5, -0.5, 2.0)
 KEY = (0.8, 1.2, -1.0)
