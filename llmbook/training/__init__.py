@@ -1,0 +1,1 @@
+"""Training: the objective, backpropagation, the optimizer, the schedule, checkpoints and the loop."""

@@ -1,0 +1,140 @@
+"""The training loop: batch, forward, loss, backward, clip, step; evaluate, sample and checkpoint on the way.
+
+Every piece is the book's own: the objective (``objective``), AdamW (``optimizer``),
+the schedule (``schedule``), clipping (``clip``), checkpoints (``checkpoint``) and the
+batches (``data``). A tqdm bar shows the loss, tokens per second and the time left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from llmbook.inference.sampling import apply_temperature, sample
+from llmbook.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from llmbook.training.clip import clip_by_global_norm
+from llmbook.training.data import RandomWindows
+from llmbook.training.objective import cross_entropy_loss, next_token_targets
+from llmbook.training.optimizer import AdamW
+from llmbook.training.schedule import warmup_cosine
+
+LossFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]  # (model, batch (B, T+1)) -> scalar loss
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How long and how fast to train; defaults are nanoGPT's CPU recipe, scaled to the book's text."""
+
+    steps: int = 2000
+    max_lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup: int = 100
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float = 1.0
+    eval_every: int = 250  # steps between evaluations (and samples); step 0 is always evaluated
+    checkpoint_every: int = 0  # steps between checkpoints; 0: none
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "warmup", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.warmup > self.steps:
+            raise ValueError(f"warmup ({self.warmup}) must not exceed steps ({self.steps})")
+
+
+# --8<-- [start:causal-loss]
+def causal_lm_loss(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy of ``model`` on a batch of windows (B, T+1)."""
+    inputs, targets = next_token_targets(batch)  # (B, T), (B, T)
+    return cross_entropy_loss(model(inputs), targets)  # logits (B, T, V)
+# --8<-- [end:causal-loss]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: list[torch.Tensor], loss_fn: LossFn = causal_lm_loss) -> float:
+    """Mean loss over fixed batches, in eval mode (no gradients)."""
+    was_training = model.training
+    model.eval()
+    loss = sum(loss_fn(model, b).item() for b in batches) / len(batches)
+    model.train(was_training)
+    return loss
+
+
+@torch.no_grad()
+def continue_ids(model: nn.Module, ids: list[int], n: int, context: int, temperature: float = 0.8,
+                 seed: int = 0) -> list[int]:
+    """Sample ``n`` more tokens, each from the last ``context`` tokens (a sliding window, no cache)."""
+    generator = torch.Generator().manual_seed(seed)
+    out = list(ids)
+    for _ in range(n):
+        logits = model(torch.tensor([out[-context:]]))[0, -1]  # (V,) scores of the next token
+        out.append(sample(apply_temperature(logits, temperature), generator))
+    return out[len(ids):]
+
+
+# --8<-- [start:loop]
+def fit(model: nn.Module, train: RandomWindows, val: list[torch.Tensor], config: TrainConfig,
+        loss_fn: LossFn = causal_lm_loss, checkpoint: str | Path | None = None, stop_at: int | None = None,
+        on_eval: Callable[[int, dict[str, Any]], None] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train ``model`` for ``config.steps`` steps; return the history of losses.
+
+    With ``checkpoint``, the state is saved there every ``config.checkpoint_every`` steps,
+    and a run finding a checkpoint there resumes from it. ``stop_at`` ends the run early
+    (after that many steps in all), as an interrupt would.
+    """
+    c = config
+    opt = AdamW(model.parameters(), lr=c.max_lr, betas=c.betas, weight_decay=c.weight_decay)
+    history: dict[str, Any] = {"config": asdict(c), "tokens_per_step": train.batch_size * train.context,
+                               "train": [], "val": []}
+    step = 0
+    if checkpoint is not None and Path(checkpoint).is_file():  # resume where the last run stopped
+        state = load_checkpoint(checkpoint)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        train.load_state_dict(state["data"])
+        set_rng_state(state["rng"])
+        step, history = state["step"], state["history"]
+    end = c.steps if stop_at is None else min(stop_at, c.steps)
+    model.train()
+    bar = tqdm(total=c.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    t0, tokens = time.perf_counter(), 0
+    while step < end:
+        if step % max(c.eval_every, 1) == 0 and c.eval_every:
+            record = {"step": step, "loss": evaluate(model, val, loss_fn)}
+            history["val"].append(record)
+            if on_eval is not None:
+                on_eval(step, record)  # e.g. sample some text; may add to the record
+        lr = warmup_cosine(step, c.max_lr, c.warmup, c.steps, c.min_lr)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss = loss_fn(model, train.next())  # forward
+        opt.zero_grad(set_to_none=True)
+        loss.backward()  # every parameter's .grad = dloss/dparameter
+        norm = clip_by_global_norm(model.parameters(), c.grad_clip)
+        opt.step()  # the weights move
+        step += 1
+        history["train"].append({"step": step, "loss": loss.item(), "lr": lr, "grad_norm": norm})
+        tokens += history["tokens_per_step"]
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tokens / (time.perf_counter() - t0):,.0f}")
+        if checkpoint is not None and c.checkpoint_every and step % c.checkpoint_every == 0:
+            save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                         "data": train.state_dict(), "rng": rng_state(), "step": step,
+                                         "history": history})
+    bar.close()
+    if step == c.steps and c.eval_every:
+        record = {"step": step, "loss": evaluate(model, val, loss_fn)}
+        history["val"].append(record)
+        if on_eval is not None:
+            on_eval(step, record)
+    return history
+# --8<-- [end:loop]
+
