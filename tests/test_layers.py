@@ -17,6 +17,7 @@ from llmbook.inference.kv_cache import KVCache
 from llmbook.layers.grouped_query_attention import GroupedQueryAttention
 from llmbook.layers.norms import LayerNorm, RMSNorm, layer_norm_np, rms_norm_np
 from llmbook.layers.positions import LearnedPositions, apply_rope, rope_angles, sinusoidal_positions
+from llmbook.inference.numpy_engine import apply_rope_np, rope_tables_np
 
 ATOL = 1e-5
 
@@ -90,6 +91,29 @@ def test_rope_conventions_differ_by_a_permutation() -> None:
     cos, sin = rope_angles(torch.arange(5), d)
     perm = torch.stack((torch.arange(d // 2), torch.arange(d // 2) + d // 2), dim=1).flatten()  # 0,4,1,5,...
     torch.testing.assert_close(apply_rope(x[..., perm], cos, sin, True), apply_rope(x, cos, sin, False)[..., perm])
+
+
+def test_rope_tables_are_the_float64_values_rounded_once_in_torch_and_numpy() -> None:
+    n, d, base = 8192, 64, 100000.0  # SmolLM2: the whole context, head dim 64, base 1e5
+    cos, sin = rope_tables_np(n, d, base)
+    tcos, tsin = rope_angles(torch.arange(n), d, base)
+    assert cos.dtype == sin.dtype == np.float32 and tcos.dtype == tsin.dtype == torch.float32
+    assert cos.shape == sin.shape == tcos.shape == (n, d // 2)
+    angles = [[p * base ** (-i / d) for i in range(0, d, 2)] for p in range(n)]  # float64, by Python's libm
+    ref_cos = np.array([[math.cos(a) for a in row] for row in angles]).astype(np.float32)
+    ref_sin = np.array([[math.sin(a) for a in row] for row in angles]).astype(np.float32)
+    # Each table is cos/sin of a float64 angle rounded once to float32 (2^-24 relative); the float64 values of two
+    # implementations differ by a few float64 ulps of an angle < 8192 (< 1e-11), whatever SIMD paths pow, cos, sin take.
+    for got, ref in [(cos, ref_cos), (sin, ref_sin), (tcos.numpy(), ref_cos), (tsin.numpy(), ref_sin)]:
+        np.testing.assert_allclose(got, ref, rtol=2**-23, atol=1e-11)
+    tail_cos, tail_sin = rope_angles(torch.arange(6993, 7000), d, base)  # decoding at a late position
+    np.testing.assert_allclose(tail_cos.numpy(), ref_cos[6993:7000], rtol=2**-23, atol=1e-11)
+    np.testing.assert_allclose(tail_sin.numpy(), ref_sin[6993:7000], rtol=2**-23, atol=1e-11)
+    # Given the same tables the two rotations do the same correctly rounded float32 operations: equal bit for bit.
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, d), dtype=np.float32)  # (B, H, T, D)
+    y = apply_rope_np(x, cos[6993:7000], sin[6993:7000])
+    t = torch.from_numpy
+    np.testing.assert_array_equal(y, apply_rope(t(x), t(cos[6993:7000]), t(sin[6993:7000])).numpy())
 
 
 # ---- norms and feed-forward ----------------------------------------------------------------

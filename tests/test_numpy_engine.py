@@ -8,8 +8,7 @@ import torch
 
 from llmbook.layers.attention import scaled_dot_product_attention_np
 from llmbook.models.llama import Llama
-from llmbook.inference.numpy_engine import NumpyLlama, apply_rope_np, grouped_attention_np, rope_tables_np
-from llmbook.layers.positions import apply_rope, rope_angles
+from llmbook.inference.numpy_engine import NumpyLlama, grouped_attention_np
 
 PROMPT_IDS = [504, 3575, 282, 4649, 314]  # "The capital of France is"
 TOL = 1e-4
@@ -40,17 +39,6 @@ def prompts(model: Llama) -> dict[str, list[int]]:
         "chat": model.encode_chat([{"role": "user", "content": "What is the capital of France?"}]),
         "code": tok.encode(code),
     }
-
-
-def test_rope_matches_the_torch_version() -> None:
-    x = np.random.default_rng(0).standard_normal((2, 3, 7, 64), dtype=np.float32)  # (B, H, T, D)
-    cos, sin = rope_tables_np(7000, 64, 100000.0)
-    tcos, tsin = rope_angles(torch.arange(6993, 7000), 64, 100000.0)
-    assert cos.dtype == sin.dtype == np.float32
-    np.testing.assert_allclose(cos[6993:], tcos.numpy(), atol=1e-5)
-    np.testing.assert_allclose(sin[6993:], tsin.numpy(), atol=1e-5)
-    y = apply_rope_np(x, cos[6993:], sin[6993:])
-    np.testing.assert_allclose(y, apply_rope(torch.from_numpy(x), tcos, tsin).numpy(), atol=1e-5)
 
 
 def test_grouped_attention_is_the_book_formula_broadcast_over_groups() -> None:

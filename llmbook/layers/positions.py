@@ -22,11 +22,10 @@ def sinusoidal_positions(n_positions: int, dim: int, base: float = 10000.0) -> t
     """(T, C) table: PE[p, 2i] = sin(p / base^(2i/C)), PE[p, 2i+1] = cos(p / base^(2i/C))."""
     if dim % 2:
         raise ValueError(f"sinusoidal positions need an even width, got {dim}")
-    pos = torch.arange(n_positions, dtype=torch.float32)[:, None]  # (T, 1)
-    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)  # (C/2,)
-    angles = pos * inv_freq  # (T, C/2)
+    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # (C/2,)
+    angles = torch.arange(n_positions, dtype=torch.float64)[:, None] * inv_freq  # (T, C/2), float64
     pe = torch.empty(n_positions, dim)
-    pe[:, 0::2] = torch.sin(angles)
+    pe[:, 0::2] = torch.sin(angles)  # float64, rounded once to float32 on assignment
     pe[:, 1::2] = torch.cos(angles)
     return pe
 # --8<-- [end:sinusoidal]
@@ -51,10 +50,16 @@ class LearnedPositions(nn.Module):
 
 # --8<-- [start:rope]
 def rope_angles(positions: torch.Tensor, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of the rotation angles p * theta_i, each (T, D/2), theta_i = base^(-2i/D)."""
-    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))  # (D/2,)
-    angles = positions.float()[:, None] * inv_freq[None, :]  # (T, D/2)
-    return angles.cos(), angles.sin()
+    """cos and sin of the rotation angles p * theta_i, each (T, D/2) float32, theta_i = base^(-2i/D).
+
+    Computed in float64 and rounded once to float32. In float32 the angle of position
+    7000 is already off by ~4e-4 rad, and cos/sin of large float32 angles come out
+    differently on different CPUs; this way every machine gets the float32 nearest the
+    exact value (or, very rarely, its neighbour).
+    """
+    inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)  # (D/2,)
+    angles = positions.to(torch.float64)[:, None] * inv_freq  # (T, D/2)
+    return angles.cos().float(), angles.sin().float()
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = True) -> torch.Tensor:
