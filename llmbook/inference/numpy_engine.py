@@ -37,10 +37,13 @@ F32 = np.float32
 
 # --8<-- [start:rope]
 def rope_tables_np(n_positions: int, head_dim: int, base: float = 10000.0) -> tuple[np.ndarray, np.ndarray]:
-    """cos and sin of the angles p * theta_i for p = 0..n-1, each (n, D/2) float32, as ``rope_angles``."""
-    inv_freq = F32(1.0) / (F32(base) ** (np.arange(0, head_dim, 2, dtype=F32) / F32(head_dim)))  # (D/2,)
-    angles = np.arange(n_positions, dtype=F32)[:, None] * inv_freq[None, :]  # (n, D/2)
-    return np.cos(angles), np.sin(angles)
+    """cos and sin of the angles p * theta_i for p = 0..n-1, each (n, D/2) float32, as ``rope_angles``.
+
+    Like ``rope_angles``, computed in float64 and rounded once to float32 (the table is built once).
+    """
+    inv_freq = base ** (-np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)  # (D/2,)
+    angles = np.arange(n_positions, dtype=np.float64)[:, None] * inv_freq  # (n, D/2)
+    return np.cos(angles).astype(F32), np.sin(angles).astype(F32)
 
 
 def apply_rope_np(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
