@@ -12,7 +12,7 @@ One job per module: :mod:`~.bytes_unicode` (GPT-2's byte stand-ins),
 """
 
 from llmbook.tokenizer.core import DisallowedSpecialTokenError, Tokenizer
-from llmbook.tokenizer.loaders import BUILTIN, load
+from llmbook.tokenizer.loaders import BUILTIN, TokenizerFileError, load
 from llmbook.tokenizer.pretokenize import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN
 from llmbook.tokenizer.train import train
 
@@ -23,6 +23,7 @@ __all__ = [
     "O200K_PATTERN",
     "DisallowedSpecialTokenError",
     "Tokenizer",
+    "TokenizerFileError",
     "load",
     "train",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Collection, Iterable, Mapping
 from itertools import chain
 from os import PathLike
@@ -11,14 +12,36 @@ from typing import Literal
 
 import regex
 
-from llmbook.tokenizer.bpe import encode_piece
+from llmbook.tokenizer.bpe import bpe
 from llmbook.tokenizer.pretokenize import splitter
 
 CACHE_LIMIT = 500_000  # pieces remembered per tokenizer before the cache starts over
+CACHE_CHARS = 50_000_000  # ... or characters in them (long pieces: hostile input must not pile up)
+PROBE = "It's 2024!\n\t  x_1 = ['é', 漢字, 😀]  \r\n"  # a pattern's pieces must join back to the text
 
 
 class DisallowedSpecialTokenError(ValueError):
     """Text contains a special token's spelling, and the caller did not allow special tokens."""
+
+
+def token_ids(ids: Iterable[int]) -> list[int]:
+    """``ids`` as a list of Python ints; anything else (a float, a bool, a string) is a ``TypeError``.
+
+    NumPy and torch integer scalars are fine (they have ``__index__``); ``1.0`` and
+    ``True`` are not ids, although a dict lookup would take them for ``1``.
+    """
+    ids = list(ids)
+    if all(type(i) is int for i in ids):  # noqa: E721 (the common case, checked fast)
+        return ids
+    out = []
+    for pos, i in enumerate(ids):
+        try:
+            if isinstance(i, bool):  # an int subclass, but never meant as an id
+                raise TypeError
+            out.append(operator.index(i))
+        except TypeError:
+            raise TypeError(f"token ids must be integers; position {pos} holds {i!r} ({type(i).__name__})") from None
+    return out
 
 
 def valid_unicode(text: str) -> str:
@@ -63,12 +86,21 @@ class Tokenizer:
         if len(self._decoder) != len(self.ranks):
             raise ValueError(f"{name}: two tokens share an id")
         for text, i in self.special_tokens.items():
+            if not isinstance(text, str) or not text:
+                raise ValueError(f"{name}: a special token must be a non-empty string, not {text!r}")
             if i in self._decoder:
                 raise ValueError(f"{name}: special token {text!r} reuses id {i}")
             self._decoder[i] = text.encode("utf-8")
         self._vocab_size = max(self._decoder) + 1
-        self._splitter = splitter(pattern)
+        try:
+            self._splitter = splitter(pattern)
+        except regex.error as err:
+            raise ValueError(f"{name}: the pre-split pattern does not compile ({err}): {pattern[:60]!r}") from None
+        if "".join(self._splitter.split(PROBE)) != PROBE:
+            raise ValueError(f"{name}: the pre-split pattern {pattern[:60]!r} drops characters of text "
+                             f"(its pieces of {PROBE!r} are {self._splitter.split(PROBE)[:8]}...)")
         self._cache: dict[str, tuple[int, ...]] = {}
+        self._cache_chars = 0
 
     def __repr__(self) -> str:
         return f"<Tokenizer {self.name!r}: {self.vocab_size} ids, {len(self.special_tokens)} special>"
@@ -83,10 +115,12 @@ class Tokenizer:
         """Token ids for ``text``, treating special-token spellings as ordinary text."""
         pieces = self._splitter.split(valid_unicode(text))
         cache = self._cache  # piece -> its ids; text repeats pieces a lot
-        if len(cache) > CACHE_LIMIT:
+        if len(cache) > CACHE_LIMIT or self._cache_chars > CACHE_CHARS:
             cache.clear()
+            self._cache_chars = 0
         for piece in set(pieces).difference(cache):
-            cache[piece] = tuple(encode_piece(piece.encode("utf-8"), self._ranks))
+            cache[piece] = tuple(bpe(piece.encode("utf-8"), self._ranks))
+            self._cache_chars += len(piece)
         return list(chain.from_iterable(map(cache.__getitem__, pieces)))
     # --8<-- [end:encode_ordinary]
 
@@ -128,12 +162,13 @@ class Tokenizer:
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """The bytes the tokens stand for, concatenated (special tokens as their UTF-8 spelling)."""
-        ids = list(ids)
+        ids = token_ids(ids)
         try:
             return b"".join(map(self._decoder.__getitem__, ids))
-        except (KeyError, TypeError):
-            bad = next(i for i in ids if type(i) is not int or i not in self._decoder)  # noqa: E721
-            raise ValueError(f"unknown token id {bad!r} for {self.name} (ids run from 0 to {self.vocab_size - 1})") from None
+        except KeyError:
+            pos, bad = next((pos, i) for pos, i in enumerate(ids) if i not in self._decoder)
+            raise ValueError(f"unknown token id {bad} at position {pos} for {self.name} "
+                             f"(ids run from 0 to {self.vocab_size - 1})") from None
 
     def decode(self, ids: Iterable[int], errors: Literal["replace", "strict"] = "replace") -> str:
         """Text for ``ids``. Ids that cut a UTF-8 character apart give U+FFFD, or raise if ``errors="strict"``."""

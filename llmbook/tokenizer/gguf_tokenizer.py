@@ -15,11 +15,10 @@ tokens, and the few byte values its vocabulary has no token for.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from llmbook.tokenizer.core import Tokenizer
+from llmbook.tokenizer.core import Tokenizer, token_ids, valid_unicode
 from llmbook.tokenizer.loaders import ranks_from_merges
 from llmbook.tokenizer.pretokenize import GPT2_PATTERN, splitter
 
@@ -75,19 +74,30 @@ class GGUFTokenizer:
         """Split ``text`` into the pieces BPE works on (it never merges across two pieces)."""
         return splitter(self.bpe.pattern).split(text)
 
-    def encode(self, text: str, allow_special: bool = True) -> list[int]:
-        """Token ids of ``text``; control tokens written in the text are matched when ``allow_special``."""
+    # --8<-- [start:encode]
+    def encode(self, text: str, allow_special: bool = False) -> list[int]:
+        """Token ids of ``text``. Text is text: ``"<|im_end|>"`` in it is ten ordinary tokens.
+
+        Only with ``allow_special=True`` do control-token spellings become their ids; never
+        pass text from a user that way (it could end a turn or forge one). Chat prompts
+        get their control tokens from the template: :func:`~llmbook.inference.chat.chatml_ids`.
+        """
         ids = self.bpe.encode(text, allowed_special="all" if allow_special else (), disallowed_special=())
         if ids and max(ids) >= len(self.tokens):
-            raise ValueError(f"the vocabulary has no token for the byte {self.bpe.token_bytes(max(ids))!r} in the text")
+            byte = self.bpe.token_bytes(max(ids))
+            clean = valid_unicode(text)
+            where = next((f", in the character {c!r} at position {n}" for n, c in enumerate(clean)
+                          if byte in c.encode("utf-8")), "")
+            raise ValueError(f"the vocabulary has no token for the byte {byte!r}{where} of the text")
         return ids
+    # --8<-- [end:encode]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of token ids (invalid UTF-8 from a partial character becomes U+FFFD)."""
-        ids = list(map(operator.index, ids))
+        ids = token_ids(ids)
         if ids and not 0 <= min(ids) <= max(ids) < len(self.tokens):
-            bad = next(i for i in ids if not 0 <= i < len(self.tokens))
-            raise IndexError(f"unknown token id {bad}: the vocabulary has ids 0..{len(self.tokens) - 1}")
+            pos, bad = next((pos, i) for pos, i in enumerate(ids) if not 0 <= i < len(self.tokens))
+            raise IndexError(f"unknown token id {bad} at position {pos}: the vocabulary has ids 0..{len(self.tokens) - 1}")
         return self.bpe.decode(ids)
 
     def token_text(self, i: int) -> str:

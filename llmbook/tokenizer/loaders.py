@@ -9,6 +9,7 @@ never imported) and check every file against the SHA-256 tiktoken pins.
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import gzip
 import hashlib
@@ -39,6 +40,10 @@ SPECIAL_TOKENS = {
     "o200k_base": {ENDOFTEXT: 199999, "<|endofprompt|>": 200018},
 }
 BUILTIN = ("gpt2", "cl100k_base", "o200k_base")
+
+
+class TokenizerFileError(ValueError):
+    """A file given to :func:`load` is not a tokenizer file; the message names the file and what is wrong."""
 
 
 def package_data(package: str, filename: str) -> Path:
@@ -125,16 +130,54 @@ def save(tokenizer: Tokenizer, path: str | PathLike[str]) -> None:
 
 
 def load_file(path: str | PathLike[str]) -> Tokenizer:
-    """Read a tokenizer written by :func:`save`."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != 1:
-        raise ValueError(f"{path} is not an {FORMAT} file (version 1)")
-    ranks = {base64.b64decode(t): i for i, t in enumerate(data["tokens"])}
-    return Tokenizer(ranks, data["pattern"], data["special_tokens"], name=data["name"])
+    """Read a tokenizer written by :func:`save`; anything else raises :class:`TokenizerFileError`.
+
+    The file is untrusted input: every field is checked before it is used.
+    """
+    def bad(what: str) -> TokenizerFileError:
+        return TokenizerFileError(f"{str(path)!r} is not an {FORMAT} file: {what}")
+
+    raw = Path(path).read_bytes()
+    if not raw.strip():
+        raise bad("it is empty")
+    if raw.startswith(b"GGUF"):
+        raise bad("it is a GGUF model file (llmbook.load_model reads the tokenizer inside it)")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise bad(f"it is not UTF-8 text (byte {raw[err.start]:#04x} at offset {err.start})") from None
+    except json.JSONDecodeError as err:
+        raise bad(f"it is not JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise bad(f'it is JSON without "format": "{FORMAT}"')
+    if data.get("version") != 1:
+        raise bad(f"it is version {data.get('version')!r}; only version 1 is known")
+    fields = {"name": str, "pattern": str, "special_tokens": dict, "tokens": list}
+    for key, kind in fields.items():
+        if not isinstance(data.get(key), kind):
+            raise bad(f"its {key!r} must be a {kind.__name__}, not {type(data.get(key)).__name__}")
+    for text, i in data["special_tokens"].items():
+        if type(i) is not int or i < 0:  # noqa: E721 (a bool is not an id)
+            raise bad(f"special token {text!r} has the id {i!r}; ids are integers >= 0")
+    ranks: dict[bytes, int] = {}
+    for i, token in enumerate(data["tokens"]):
+        try:
+            ranks.setdefault(base64.b64decode(token, validate=True), i)
+        except (binascii.Error, TypeError, ValueError):
+            raise bad(f"token {i} is not base64: {str(token)[:40]!r}") from None
+        if len(ranks) != i + 1:
+            raise bad(f"token {i} repeats token {ranks[base64.b64decode(token)]} ({base64.b64decode(token)!r})")
+    try:
+        return Tokenizer(ranks, data["pattern"], data["special_tokens"], name=data["name"])
+    except ValueError as err:
+        raise bad(str(err)) from None
 
 
 def load(name_or_path: str | PathLike[str]) -> Tokenizer:
-    """``"gpt2"``, ``"cl100k_base"``, ``"o200k_base"``, or the path of a file written by ``save``."""
+    """``"gpt2"``, ``"cl100k_base"``, ``"o200k_base"``, or the path of a file written by ``save``.
+
+    A file that is not one raises :class:`TokenizerFileError` (a ``ValueError``) naming it and the problem.
+    """
     if isinstance(name_or_path, str) and name_or_path in BUILTIN:
         return load_builtin(name_or_path)
     path = Path(name_or_path)

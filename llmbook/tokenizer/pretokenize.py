@@ -94,11 +94,14 @@ class Splitter:
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
         self.unicode = regex.compile(pattern)
-        self.fast = re.compile(re_pattern(pattern))
+        try:
+            self.fast: re.Pattern[str] | None = re.compile(re_pattern(pattern))
+        except re.error:  # syntax only ``regex`` knows: it does all the work
+            self.fast = None
 
     def split(self, text: str) -> list[str]:
         """The pieces of ``text`` in order (for the built-in patterns they join back to ``text``)."""
-        engine = self.unicode if beyond_bmp(text) else self.fast
+        engine = self.unicode if self.fast is None or beyond_bmp(text) else self.fast
         return engine.findall(text)
 
 

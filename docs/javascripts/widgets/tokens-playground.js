@@ -6,6 +6,10 @@
  *        data-src="generated/tokens/playground.json"></div>
  * The BPE below is the same rule as llmbook/tokenizer/bpe.py: a piece that is a token is
  * one id; otherwise merge the lowest-ranked adjacent pair (leftmost on ties) until none is left.
+ * Like bpe.py it has two implementations: bpeSimple, the readable loop (time n^2 in the
+ * piece's length), for short pieces, and bpeFast, a heap of pairs (time n log n), for long
+ * ones, so a long word typed or pasted in does not freeze the page. Under Node (no `llmbook`
+ * global) the file exports them instead of registering the widget; the tests use that.
  */
 (function () {
   "use strict";
@@ -45,7 +49,7 @@
     };
   }
 
-  function bpe(piece, ranks) {
+  function bpeSimple(piece, ranks) {
     const whole = ranks.get(piece);
     if (whole !== undefined) return [whole];
     const parts = Array.from(piece);  // piece is a binary string: one char per byte
@@ -63,24 +67,96 @@
     return parts.map((p) => ranks.get(p));
   }
 
+  // A binary min-heap of numbers: key = rank * width + position, so ties go to the leftmost.
+  function heapPush(heap, key) {
+    let i = heap.length;
+    heap.push(key);
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (heap[up] <= key) break;
+      heap[i] = heap[up];
+      i = up;
+    }
+    heap[i] = key;
+  }
+
+  function heapPop(heap) {
+    const top = heap[0], last = heap.pop(), n = heap.length;
+    if (n === 0) return top;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && heap[child + 1] < heap[child]) child++;
+      if (heap[child] >= last) break;
+      heap[i] = heap[child];
+      i = child;
+    }
+    heap[i] = last;
+    return top;
+  }
+
+  function bpeFast(piece, ranks) {
+    // Same ids as bpeSimple. Parts are a linked list over byte positions: the part at i is
+    // piece.slice(i, next[i]); pair[i] is the rank of it joined with its right neighbour (-1: none).
+    // Stale heap entries (their pair merged away or changed) are skipped when popped.
+    const whole = ranks.get(piece);
+    if (whole !== undefined) return [whole];
+    const n = piece.length, width = n + 1;
+    const next = new Int32Array(n), prev = new Int32Array(n), pair = new Float64Array(n).fill(-1);
+    const heap = [];
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1;
+      prev[i] = i - 1;
+      if (i + 1 < n) {
+        const r = ranks.get(piece.slice(i, i + 2));
+        if (r !== undefined) { pair[i] = r; heapPush(heap, r * width + i); }
+      }
+    }
+    while (heap.length) {
+      const key = heapPop(heap), i = key % width, rank = (key - i) / width;
+      if (pair[i] !== rank) continue;  // stale
+      const j = next[i], k = next[j];
+      next[i] = k;
+      pair[j] = -1;
+      pair[i] = -1;
+      if (k < n) {
+        prev[k] = i;
+        const r = ranks.get(piece.slice(i, next[k]));
+        if (r !== undefined) { pair[i] = r; heapPush(heap, r * width + i); }
+      }
+      const p = prev[i];
+      if (p >= 0) {
+        const r = ranks.get(piece.slice(p, k));
+        pair[p] = r === undefined ? -1 : r;
+        if (r !== undefined) heapPush(heap, r * width + p);
+      }
+    }
+    const ids = [];
+    for (let i = 0; i < n; i = next[i]) ids.push(ranks.get(piece.slice(i, next[i])));
+    return ids;
+  }
+
+  const SHORT_PIECE = 16;  // bytes, as in bpe.py
+  const bpe = (piece, ranks) => (piece.length < SHORT_PIECE ? bpeSimple(piece, ranks) : bpeFast(piece, ranks));
+
   const utf8 = new TextEncoder();
 
   function encodeOrdinary(tok, text) {
     const ids = [];
-    for (const m of text.matchAll(tok.regex)) ids.push(...bpe(bin(utf8.encode(m[0])), tok.ranks));
-    return ids;
+    for (const m of text.matchAll(tok.regex)) for (const id of bpe(bin(utf8.encode(m[0])), tok.ranks)) ids.push(id);
+    return ids;  // (not ids.push(...many): spreading a long piece's ids overflows the call stack)
   }
 
   function encode(tok, text, allowSpecial) {
     if (!allowSpecial || !tok.specialRegex) return encodeOrdinary(tok, text);
-    const ids = [];
+    let ids = [];
     let start = 0;
     for (const m of text.matchAll(tok.specialRegex)) {
-      ids.push(...encodeOrdinary(tok, text.slice(start, m.index)), tok.specials.get(m[0]));
+      ids = ids.concat(encodeOrdinary(tok, text.slice(start, m.index)), [tok.specials.get(m[0])]);
       start = m.index + m[0].length;
     }
-    ids.push(...encodeOrdinary(tok, text.slice(start)));
-    return ids;
+    return ids.concat(encodeOrdinary(tok, text.slice(start)));
   }
 
   function tokenBytes(tok, id) {
@@ -89,7 +165,13 @@
     throw new Error(`unknown token id ${id}`);
   }
 
+  if (typeof llmbook === "undefined") {  // Node, for the tests
+    module.exports = { bpe, bpeSimple, bpeFast, bin, SHORT_PIECE };
+    return;
+  }
+
   const visible = (s) => s.replace(/ /g, "\u00b7").replace(/\n/g, "\u21b5").replace(/\t/g, "\u2192").replace(/\r/g, "\u240d");
+  const MAX_CHIPS = 5000;  // a pasted megabyte is 200k tokens: the ids are all computed, not all drawn
   const kb = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${Math.round(n / 1e3)} kB`);
 
   llmbook.widget("tokens-playground", async (root, data) => {
@@ -126,7 +208,7 @@
         return;
       }
       const dec = new TextDecoder("utf-8");
-      chips.replaceChildren(...ids.map((id, i) => {
+      chips.replaceChildren(...ids.slice(0, MAX_CHIPS).map((id, i) => {
         const bytes = tokenBytes(tok, id);
         const shown = visible(dec.decode(bytes));
         return el("span", { role: "listitem", class: "tokens-chip", "data-id": String(id),
@@ -140,7 +222,8 @@
       root.dataset.ids = JSON.stringify(ids);
       const nbytes = utf8.encode(text).length;
       status.textContent = `${ids.length} tokens, ${nbytes} bytes, ${[...text].length} characters` +
-        (ids.length ? ` (${(nbytes / ids.length).toFixed(2)} bytes per token)` : "") + ` with ${spec.name}.`;
+        (ids.length ? ` (${(nbytes / ids.length).toFixed(2)} bytes per token)` : "") + ` with ${spec.name}.` +
+        (ids.length > MAX_CHIPS ? ` Showing the first ${MAX_CHIPS.toLocaleString("en")}.` : "");
       root.dataset.state = "ready";
     }
 
