@@ -72,6 +72,10 @@ def evaluate(model: nn.Module, batches: list[torch.Tensor], loss_fn: LossFn = ca
 def continue_ids(model: nn.Module, ids: list[int], n: int, context: int, temperature: float = 0.8,
                  seed: int = 0) -> list[int]:
     """Sample ``n`` more tokens, each from the last ``context`` tokens (a sliding window, no cache)."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not ids:
+        raise ValueError("ids is empty: sampling needs at least one token to continue")
     generator = torch.Generator().manual_seed(seed)
     out = list(ids)
     for _ in range(n):
