@@ -14,7 +14,11 @@ from llmbook.models.gguf import GGUFError, read_gguf
 from llmbook.models.registry import model_path
 from llmbook.models.quant import BLOCK_LAYOUT, GGMLType, dequantize
 
-gguf = pytest.importorskip("gguf")
+
+@pytest.fixture(scope="module")
+def gguf() -> Any:
+    """The `gguf` package, the reference reader (only the tests that compare with it need it)."""
+    return pytest.importorskip("gguf")
 
 
 # ---- a tiny GGUF writer, independent of the reader ---------------------------------------------
@@ -115,7 +119,7 @@ def test_tensors_shapes_offsets_and_alignment(tmp_path: Path, alignment: int, ve
 
 
 @pytest.mark.parametrize("qtype", [GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q6_K])
-def test_dequantize_matches_gguf_package(qtype: GGMLType) -> None:
+def test_dequantize_matches_gguf_package(qtype: GGMLType, gguf: Any) -> None:
     values, _ = BLOCK_LAYOUT[qtype]
     blocks = _random_blocks(qtype, n_blocks=24)  # 24 blocks = a (4, 6 * values) tensor
     ours = dequantize(blocks.reshape(-1), qtype, (4, 6 * values))
@@ -198,7 +202,7 @@ def test_bad_alignment(tmp_path: Path) -> None:
 # ---- the real file ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def real() -> tuple[Any, Any]:
+def real(gguf: Any) -> tuple[Any, Any]:
     path = model_path("smollm2-135m-instruct")
     return read_gguf(path), gguf.GGUFReader(path)
 
@@ -223,7 +227,7 @@ def test_real_file_header_and_metadata(real: tuple[Any, Any]) -> None:
 
 
 @pytest.mark.slow
-def test_real_tensors_equal_gguf_package(real: tuple[Any, Any]) -> None:
+def test_real_tensors_equal_gguf_package(real: tuple[Any, Any], gguf: Any) -> None:
     ours, ref = real
     by_type: dict[str, list[Any]] = {}
     for t in ref.tensors:

@@ -15,10 +15,15 @@ little-endian. A file is laid out as:
 
 ``read_gguf(path)`` parses 1-3 and maps the file into memory; ``GGUFFile.tensor(name)``
 dequantises one tensor to float32 (see ``llmbook.models.quant``).
+
+A model file is untrusted input: every count and size in it is a claim, checked against
+the bytes the file actually has before anything is allocated or looped over (see
+``_Reader.count``), and nesting and dimensions are bounded as in GGML.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +36,9 @@ from llmbook.models.quant import BLOCK_LAYOUT, SUPPORTED, GGMLType, dequantize
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
 DEFAULT_ALIGNMENT = 32
+MAX_DIMS = 4  # GGML_MAX_DIMS: a tensor has at most 4 dimensions
+MAX_ELEMENTS = 2**63 - 1  # GGML counts elements in an int64
+MAX_ARRAY_DEPTH = 8  # arrays of arrays: real files use depth 1; a bound keeps the parser's stack small
 
 
 class GGUFError(ValueError):
@@ -68,7 +76,7 @@ class TensorInfo:
 
     @property
     def n_elements(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
 
 @dataclass
@@ -118,6 +126,16 @@ class _Reader:
         self.pos += n
         return out
 
+    def count(self, n: int, min_size: int, what: str) -> int:
+        """A count of ``n`` items, each at least ``min_size`` bytes, checked against the bytes left."""
+        left = len(self.buf) - self.pos
+        if n * min_size > left:
+            raise self.fail(
+                f"{what} is {n}, but {n} items of at least {min_size} bytes do not fit in the "
+                f"{left} bytes left at offset {self.pos}"
+            )
+        return n
+
     def scalar(self, fmt: str, what: str) -> Any:
         size = struct.calcsize("<" + fmt)
         return struct.unpack("<" + fmt, self.take(size, what))[0]
@@ -131,13 +149,15 @@ class _Reader:
             raise self.fail(f"{what} is not valid UTF-8 ({e})") from None
 
     # --8<-- [start:read-value]
-    def value(self, vtype: int, what: str) -> Any:
+    def value(self, vtype: int, what: str, depth: int = 0) -> Any:
         """One metadata value of type tag ``vtype``; arrays become Python lists."""
         if vtype in SCALAR_FORMATS:
             return self.scalar(SCALAR_FORMATS[vtype], what)
         if vtype == STRING:
             return self.string(what)
         if vtype == ARRAY:
+            if depth == MAX_ARRAY_DEPTH:
+                raise self.fail(f"{what} nests arrays more than {MAX_ARRAY_DEPTH} deep")
             etype = self.scalar("I", f"element type of {what}")
             n = self.scalar("Q", f"length of {what}")
             if etype in SCALAR_FORMATS:  # numbers: one bulk read
@@ -146,7 +166,8 @@ class _Reader:
                 return np.frombuffer(raw, dtype=np.dtype("<" + fmt)).tolist()
             if etype not in (STRING, ARRAY):
                 raise self.fail(f"unknown element type {etype} in array {what}")
-            return [self.value(etype, f"{what}[{i}]") for i in range(n)]
+            self.count(n, 8 if etype == STRING else 12, f"length of {what}")  # a length, or a type + length
+            return [self.value(etype, f"{what}[{i}]", depth + 1) for i in range(n)]
         raise self.fail(f"unknown metadata value type {vtype} for {what}")
     # --8<-- [end:read-value]
 
@@ -165,21 +186,26 @@ def read_gguf(path: str | Path) -> GGUFFile:
         hint = " (a big-endian file?)" if version >= 1 << 16 else ""
         raise r.fail(f"unsupported GGUF version {version}{hint}; this reader handles {SUPPORTED_VERSIONS}")
     n_tensors = r.scalar("Q", "tensor count")
-    n_kv = r.scalar("Q", "metadata count")
+    n_kv = r.count(r.scalar("Q", "metadata count"), 8 + 4 + 1, "metadata count")  # key length, type, value
 
     metadata: dict[str, Any] = {}
     for i in range(n_kv):
         key = r.string(f"metadata key #{i}")
+        if key in metadata:
+            raise r.fail(f"metadata key {key!r} appears twice")
         metadata[key] = r.value(r.scalar("I", f"type of {key!r}"), repr(key))
 
     alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
-    if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
+    if type(alignment) is not int or alignment <= 0 or alignment & (alignment - 1):
         raise r.fail(f"general.alignment must be a positive power of two, got {alignment!r}")
 
+    r.count(n_tensors, 8 + 4 + 4 + 8, "tensor count")  # name length, dimension count, type, offset
     infos = []
     for i in range(n_tensors):
         name = r.string(f"name of tensor #{i}")
         n_dims = r.scalar("I", f"dimension count of {name!r}")
+        if n_dims > MAX_DIMS:
+            raise r.fail(f"tensor {name!r} has {n_dims} dimensions; GGML allows at most {MAX_DIMS}")
         dims = [r.scalar("Q", f"dimension {d} of {name!r}") for d in range(n_dims)]
         type_id = r.scalar("I", f"type of {name!r}")
         offset = r.scalar("Q", f"offset of {name!r}")
@@ -200,7 +226,9 @@ def read_gguf(path: str | Path) -> GGUFFile:
             raise r.fail(f"tensor {name!r}: row length {dims[0]} is not a multiple of {qtype.name}'s block of {block_values}")
         if offset % alignment:
             raise r.fail(f"tensor {name!r}: offset {offset} is not a multiple of the alignment {alignment}")
-        n_elements = int(np.prod(dims, dtype=np.int64))
+        n_elements = math.prod(dims)  # a Python int: it cannot overflow, so the size check below holds
+        if n_elements > MAX_ELEMENTS:
+            raise r.fail(f"tensor {name!r}: dimensions {dims} make {n_elements} elements, more than GGML's int64 count")
         n_bytes = n_elements // block_values * block_bytes
         start = data_offset + offset
         if start + n_bytes > len(data):

@@ -19,7 +19,7 @@ from torch import nn
 from llmbook.layers.blocks import LlamaBlock
 from llmbook.inference.chat import chatml
 from llmbook.layers.embedding import TokenEmbedding
-from llmbook.models.config import LlamaConfig
+from llmbook.models.config import LlamaConfig, check_tokenizer_metadata
 from llmbook.models.gguf import GGUFError, GGUFFile, read_gguf
 from llmbook.inference.kv_cache import KVCache
 from llmbook.tokenizer.gguf_tokenizer import GGUFTokenizer
@@ -118,12 +118,17 @@ def _torch(a: np.ndarray) -> torch.Tensor:
 
 
 def state_dict_from_gguf(f: GGUFFile, config: LlamaConfig) -> dict[str, torch.Tensor]:
-    """Every tensor of the file, dequantised to float32, under our parameter names."""
+    """Every tensor of the file, dequantised to float32, under our parameter names.
+
+    Raises GGUFError, before dequantising anything, unless the file holds exactly the tensors
+    ``config`` implies, with the shapes it implies (``LlamaConfig.check_tensors``).
+    """
+    config.check_tensors(f)
     names = dict(GGUF_NAMES)
     for i in range(config.n_layers):
         names.update({f"blk.{i}.{k}": f"blocks.{i}.{v}" for k, v in BLOCK_NAMES.items()})
     unknown = sorted(set(f.tensors) - set(names))
-    if unknown:
+    if unknown:  # pragma: no cover - check_tensors and the name tables are kept in step
         raise GGUFError(f"{f.path}: unexpected tensors {unknown[:5]}")
     weights = {names[n]: _torch(f.tensor(n)) for n in f.tensors}
     if config.tied_embeddings:
@@ -138,20 +143,26 @@ def load_gguf_model(path: str | Path, fused_attention: bool = True) -> Llama:
     tokens); ``False`` uses the book's ``scaled_dot_product_attention``, the formula written out.
     Attention weights asked for with ``attention_maps`` always come from the book's version.
     """
-    f = read_gguf(path)
-    config = LlamaConfig.from_gguf(f)
+    # A model file is untrusted input: everything is checked before the model is built.
+    f = read_gguf(path)  # counts, sizes and offsets against the file's bytes
+    config = LlamaConfig.from_gguf(f)  # metadata types and ranges, and every tensor's shape
+    check_tokenizer_metadata(f, config.vocab_size)
+    try:
+        tokenizer = GGUFTokenizer.from_gguf(f.metadata)
+    except ValueError as e:  # e.g. merges that do not rebuild the vocabulary
+        raise GGUFError(f"{f.path}: tokenizer: {e}") from None
+    weights = state_dict_from_gguf(f, config)
     with torch.device("meta"):  # no memory or random init for weights we are about to replace
         model = Llama(config)
-    model.load_state_dict(state_dict_from_gguf(f, config), strict=True, assign=True)
+    model.load_state_dict(weights, strict=True, assign=True)
     if config.tied_embeddings:
         model.output.weight = model.embed.weight  # assign=True made two Parameters: tie them again
     model.requires_grad_(False).eval()  # an inference model: no autograd bookkeeping
     for block in model.blocks:
         block.attn.fused = fused_attention
-    model.tokenizer = GGUFTokenizer.from_gguf(f.metadata)
+    model.tokenizer = tokenizer
     model.chat_template = f.metadata.get("tokenizer.chat_template")
-    eos = f.metadata.get("tokenizer.ggml.eos_token_id")  # where generation stops: <|im_end|> (2) here
-    model.eos_token_id = int(eos) if eos is not None else None
+    model.eos_token_id = f.metadata.get("tokenizer.ggml.eos_token_id")  # where generation stops: <|im_end|> (2) here
     return model
 
 
