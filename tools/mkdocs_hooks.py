@@ -1,8 +1,12 @@
-"""MkDocs hooks: serve MathJax from the site itself and load every widget script.
+"""MkDocs hooks: serve MathJax and the fonts from the site itself and load every widget script.
 
 - MathJax 3.2.2 comes from the pinned ``django-static-mathjax`` wheel (its ``es5``
   build); the files are added to the build as ``assets/mathjax/...`` without being
   copied into ``docs/``.
+- The text and code fonts, DejaVu Sans and DejaVu Sans Mono, come from the pinned
+  ``matplotlib`` wheel (its ``mpl-data/fonts/ttf``), converted to WOFF with the pinned
+  ``fonttools``, as ``assets/fonts/...``; ``stylesheets/fonts.css`` names them. A page
+  then looks the same on every machine, whatever fonts the machine has.
 - Every ``docs/javascripts/widgets/*.js`` is appended to ``extra_javascript`` so a
   new widget needs no edit to mkdocs.yml.
 - The build stops early, with one clear line, if the example outputs are missing.
@@ -11,6 +15,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
 from pathlib import Path
 
@@ -21,6 +26,8 @@ from mkdocs.structure.files import File, Files
 log = logging.getLogger("mkdocs.hooks.llmbook")
 
 MATHJAX_PARTS = ["tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "sre", "adaptors"]
+FONTS = [f"DejaVuSans{face}.ttf" for face in ("", "-Bold", "-Oblique", "-BoldOblique")] + [
+    f"DejaVuSansMono{face}.ttf" for face in ("", "-Bold", "-Oblique", "-BoldOblique")]
 
 
 def mathjax_root() -> Path:
@@ -28,6 +35,24 @@ def mathjax_root() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise PluginError("MathJax is missing: install the pinned environment with `make site`")
     return Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+
+
+def fonts_root() -> Path:
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise PluginError("matplotlib (which ships the book's fonts) is missing: install the pinned environment")
+    return Path(list(spec.submodule_search_locations)[0]) / "mpl-data" / "fonts" / "ttf"
+
+
+def woff(path: Path) -> bytes:
+    """The TrueType font at ``path`` as WOFF: the same font, about half the bytes."""
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(path)
+    font.flavor = "woff"
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
@@ -50,4 +75,10 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         for path in paths:
             uri = "assets/mathjax/" + path.relative_to(root).as_posix()
             files.append(File.generated(config, uri, abs_src_path=str(path)))
+    fonts = fonts_root()
+    for name in FONTS:
+        if not (fonts / name).is_file():
+            raise PluginError(f"font {name} is missing from {fonts}: install the pinned matplotlib")
+        files.append(File.generated(config, "assets/fonts/" + name.replace(".ttf", ".woff"), content=woff(fonts / name)))
+    files.append(File.generated(config, "assets/fonts/LICENSE_DEJAVU", abs_src_path=str(fonts / "LICENSE_DEJAVU")))
     return files
