@@ -1,7 +1,8 @@
 """Browser tests: build the site once, serve it on 127.0.0.1, drive Debian's Chromium.
 
 Fixtures:
-- ``site_dir``: the built site (``mkdocs build --strict`` into a temporary folder).
+- ``site_dir``: the built site (``mkdocs build --strict`` into a temporary folder), or the
+  one already built in ``$LLMBOOK_SITE_DIR`` when that is set.
 - ``site_url``: the base URL it is served at, e.g. ``http://127.0.0.1:40123/``.
 - ``page``: a fresh Playwright page whose ``console_errors`` and ``offsite_requests``
   lists record every console error, page error and request to another host. A
@@ -44,6 +45,11 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def site_dir(tmp_path_factory) -> Path:
+    prebuilt = os.environ.get("LLMBOOK_SITE_DIR")
+    if prebuilt:  # a site built already with `mkdocs build --strict --site-dir DIR`
+        if not (Path(prebuilt) / "index.html").is_file():
+            pytest.fail(f"LLMBOOK_SITE_DIR={prebuilt} holds no built site (no index.html)")
+        return Path(prebuilt)
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1", TIKTOKEN_CACHE_DIR="")
     subprocess.run([sys.executable, "-m", "tools.run_examples"], cwd=ROOT, env=env, check=True)
     out = tmp_path_factory.mktemp("site")

@@ -47,6 +47,20 @@ CHECK_MATH = """() => {
 }"""
 
 
+FONTS_IN_USE = """async () => {
+  await document.fonts.ready;
+  const code = document.querySelector('.md-typeset code') || document.querySelector('.md-typeset');
+  return {
+    text: getComputedStyle(document.querySelector('.md-typeset')).fontFamily,
+    code: getComputedStyle(code).getPropertyValue('--md-code-font-family').trim(),
+    loaded: [...document.fonts].filter(f => f.status === 'loaded').map(f => f.family.replace(/"/g, '')),
+  };
+}"""
+OVERFLOW = "async () => { await document.fonts.ready; return document.documentElement.scrollWidth - window.innerWidth; }"
+# Every letter 0.12em further apart: text about 20% wider than the book's font, formulas (MathJax's own fonts) as they are.
+WIDE_TEXT = "body * { letter-spacing: 0.12em !important; } mjx-container, mjx-container * { letter-spacing: normal !important; }"
+
+
 @pytest.mark.parametrize("path", PAGES, ids=lambda p: p or "home")
 def test_page(page, site_url, path):
     response = page.goto(site_url + path, wait_until="load")
@@ -75,10 +89,20 @@ def test_page(page, site_url, path):
     broken = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
     assert not broken, f"{path}: images that did not load: {broken}"
 
-    # phone width: the page itself must not scroll sideways (wide content scrolls inside its own box)
+    # fonts: the book's own, served by the site, not whatever the machine has
+    fonts = page.evaluate(FONTS_IN_USE)
+    assert fonts["text"].startswith('"llmbook Sans"') and fonts["code"].startswith('"llmbook Mono"'), f"{path}: {fonts}"
+    assert "llmbook Sans" in fonts["loaded"], f"{path}: the text font did not load: {fonts}"
+
+    # phone width: the page itself must not scroll sideways (wide content scrolls inside its own box),
+    # not even on a smaller phone with much wider text than the book's font (other fonts, a reader's settings)
     page.set_viewport_size({"width": 375, "height": 800})
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    overflow = page.evaluate(OVERFLOW)
     assert overflow <= 1, f"{path}: page is {overflow}px wider than a 375px phone screen"
+    page.add_style_tag(content=WIDE_TEXT)
+    page.set_viewport_size({"width": 320, "height": 800})
+    overflow = page.evaluate(OVERFLOW)
+    assert overflow <= 1, f"{path}: with wide text, page is {overflow}px wider than a 320px phone screen"
 
     assert not page.console_errors, f"{path}: console errors: {page.console_errors}"
     assert not page.offsite_requests, f"{path}: requests to other hosts: {page.offsite_requests}"
