@@ -203,6 +203,12 @@ BAD_METADATA = {
     "embedding rows != tokens": _bad({"llama.vocab_size": None}, {"token_embd.weight": (7, 8)},
                                      match=r"'token_embd\.weight' has shape \(7, 8\).*\(vocab_size, dim\) = \(6, 8\), "
                                            r"from len\(tokenizer\.ggml\.tokens\)"),
+    "a token twice": _bad({"tokenizer.ggml.tokens": (ARR, (STR, ["a", "b", "c", "ab", "b", "<|end|>"]))},
+                          match=r"tokenizer\.ggml\.tokens has 'b' twice, as ids 1 and 4"),
+    "a token not in GPT-2's alphabet": _bad({"tokenizer.ggml.tokens":
+                                             (ARR, (STR, ["a", "b", "c", "ab", "a\0", "<|end|>"]))},
+                                            match=r"tokenizer\.ggml\.tokens\[4\] = 'a\\x00' has a character that "
+                                                  r"stands for no byte"),
     "token_type too short": _bad({"tokenizer.ggml.token_type": (ARR, (I32, [1, 1, 3]))},
                                  match=r"tokenizer\.ggml\.token_type has 3 entries, tokenizer\.ggml\.tokens has 6"),
     "merges are numbers": _bad({"tokenizer.ggml.merges": (ARR, (U32, [1, 2]))},

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmbook.models.gguf import GGUFError, GGUFFile
+from llmbook.tokenizer.bytes_unicode import char_to_byte
+from llmbook.tokenizer.gguf_tokenizer import CONTROL
 
 MAX_UINT32 = 2**32 - 1  # llama.cpp reads the model's counts and widths as uint32
 MAX_CONTEXT = 2**24  # 16.8 M tokens, past any context models are trained for; tables of this length get built
@@ -147,6 +149,17 @@ def check_tokenizer_metadata(f: GGUFFile, vocab_size: int) -> None:
     if len(types) != vocab_size:
         raise GGUFError(f"{f.path}: tokenizer.ggml.token_type has {len(types)} entries, "
                         f"tokenizer.ggml.tokens has {vocab_size}")
+    tokens = m["tokenizer.ggml.tokens"]
+    if len(set(tokens)) != len(tokens):
+        first: dict[str, int] = {}
+        i, t = next((i, t) for i, t in enumerate(tokens) if first.setdefault(t, i) != i)
+        raise GGUFError(f"{f.path}: tokenizer.ggml.tokens has {t!r} twice, as ids {first[t]} and {i}")
+    # ordinary tokens are bytes written in GPT-2's stand-in characters (control tokens are any text)
+    stray = set("".join(t for t, k in zip(tokens, types) if k != CONTROL)) - char_to_byte().keys()
+    if stray:
+        i, t = next((i, t) for i, (t, k) in enumerate(zip(tokens, types)) if k != CONTROL and stray & set(t))
+        raise GGUFError(f"{f.path}: tokenizer.ggml.tokens[{i}] = {t!r} has a character that stands for no byte "
+                        f"in GPT-2's byte-level alphabet")
     _array(f, "tokenizer.ggml.merges", str)
     for key in ("tokenizer.ggml.pre", "tokenizer.chat_template"):
         if key in m and type(m[key]) is not str:
