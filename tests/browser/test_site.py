@@ -97,7 +97,7 @@ def test_page(page, site_url, path):
     # phone width: the page itself must not scroll sideways (wide content scrolls inside its own box),
     # not even on a smaller phone with much wider text than the book's font (other fonts, a reader's settings)
     page.set_viewport_size({"width": 375, "height": 800})
-    overflow = page.evaluate(OVERFLOW)
+    overflow = page.evaluate(OVERFLOW)  # whole pixels: 1 is sub-pixel layout rounded up
     assert overflow <= 1, f"{path}: page is {overflow}px wider than a 375px phone screen"
     page.add_style_tag(content=WIDE_TEXT)
     page.set_viewport_size({"width": 320, "height": 800})
