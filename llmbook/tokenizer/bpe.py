@@ -57,7 +57,7 @@ def encode_piece_fast(piece: bytes, ranks: Mapping[bytes, int]) -> list[int]:
     so it pops the lowest rank and, among equal ranks, the leftmost pair: the loop's
     order exactly. A merge changes two pairs; their old heap entries are left in
     place and skipped when popped, because ``pair[i]`` no longer holds their rank
-    (a pair's rank names its bytes, so a changed pair has a different rank).
+    (ranks are distinct ints >= 0, as in a ``Tokenizer``: a changed pair has another).
     """
     if piece in ranks:
         return [ranks[piece]]

@@ -85,6 +85,8 @@ class Tokenizer:
         self._decoder: dict[int, bytes] = {i: b for b, i in self.ranks.items()}
         if len(self._decoder) != len(self.ranks):
             raise ValueError(f"{name}: two tokens share an id")
+        if not all(type(i) is int and i >= 0 for i in self._decoder):  # noqa: E721
+            raise ValueError(f"{name}: token ids must be integers >= 0")
         for text, i in self.special_tokens.items():
             if not isinstance(text, str) or not text:
                 raise ValueError(f"{name}: a special token must be a non-empty string, not {text!r}")

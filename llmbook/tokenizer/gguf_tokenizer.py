@@ -97,7 +97,8 @@ class GGUFTokenizer:
         ids = token_ids(ids)
         if ids and not 0 <= min(ids) <= max(ids) < len(self.tokens):
             pos, bad = next((pos, i) for pos, i in enumerate(ids) if not 0 <= i < len(self.tokens))
-            raise IndexError(f"unknown token id {bad} at position {pos}: the vocabulary has ids 0..{len(self.tokens) - 1}")
+            last = len(self.tokens) - 1
+            raise IndexError(f"unknown token id {bad} at position {pos}: the vocabulary has ids 0..{last}")
         return self.bpe.decode(ids)
 
     def token_text(self, i: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -56,6 +57,20 @@ def test_playground_ids_equal_python(page, site_url, site_dir, name):
     chips = root.locator(".tokens-chip")
     assert chips.count() == len(tok.encode_ordinary(TRICKY[-1]))
     assert not page.console_errors and not page.offsite_requests
+
+
+def test_a_long_word_does_not_freeze_the_page(page, site_url):
+    # one 400 kB piece: the quadratic merge loop would take minutes (128 kB took 9.9 s in Node) and
+    # time out the wait in ids_after_typing; the heap merge takes about a second
+    root = open_playground(page, site_url)
+    text = "a" * 400_000
+    started = time.perf_counter()
+    ids = ids_after_typing(page, root, text)
+    assert time.perf_counter() - started < 30
+    assert ids == tokenizer.load("cl100k_base").encode_ordinary(text)
+    assert root.locator(".tokens-chip").count() == 5000  # the first 5,000 of 50,000 are drawn
+    assert "Showing the first 5,000." in root.locator(".llmbook-feedback").inner_text()
+    assert not page.console_errors
 
 
 def test_special_tokens_checkbox(page, site_url):
