@@ -28,6 +28,7 @@ from llmbook.training.schedule import warmup_cosine
 LossFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]  # (model, batch (B, T+1)) -> scalar loss
 
 
+# --8<-- [start:config]
 @dataclass(frozen=True)
 class TrainConfig:
     """How long and how fast to train; defaults are nanoGPT's CPU recipe, scaled to the book's text."""
@@ -39,7 +40,7 @@ class TrainConfig:
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.99)
     grad_clip: float = 1.0
-    eval_every: int = 250  # steps between evaluations (and samples); step 0 is always evaluated
+    eval_every: int = 250  # steps between evaluations (and samples), from step 0; 0: none
     checkpoint_every: int = 0  # steps between checkpoints; 0: none
 
     def __post_init__(self) -> None:
@@ -48,6 +49,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.warmup > self.steps:
             raise ValueError(f"warmup ({self.warmup}) must not exceed steps ({self.steps})")
+# --8<-- [end:config]
 
 
 # --8<-- [start:causal-loss]
