@@ -85,7 +85,7 @@ def test_tokenizer_round_trip(model: Llama, text: str) -> None:
 
 def test_special_tokens(model: Llama) -> None:
     tok = model.tokenizer
-    assert tok.encode("<|im_start|>user\nhi<|im_end|>") == [1, 4093, 198, 6004, 2]
+    assert tok.encode("<|im_start|>user\nhi<|im_end|>", allow_special=True) == [1, 4093, 198, 6004, 2]
     assert 2 not in tok.encode("<|im_end|>", allow_special=False)
     # generation stops at the file's end-of-sequence id, which is the chat turn's end
     assert model.eos_token_id == 2 and tok.decode([model.eos_token_id]) == "<|im_end|>"

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from llmbook.layers.blocks import LlamaBlock
-from llmbook.inference.chat import chatml
+from llmbook.inference.chat import chatml_ids
 from llmbook.layers.embedding import TokenEmbedding
 from llmbook.models.config import LlamaConfig, check_tokenizer_metadata
 from llmbook.models.gguf import GGUFError, GGUFFile, read_gguf
@@ -65,7 +65,7 @@ class Llama(nn.Module):
     def encode_chat(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> list[int]:
         """Token ids of a conversation in the model's chat format (ChatML for SmolLM2)."""
         assert self.tokenizer is not None
-        return self.tokenizer.encode(chatml(messages, add_generation_prompt))
+        return chatml_ids(self.tokenizer, messages, add_generation_prompt)  # control tokens only from the template
 
     @torch.inference_mode()
     def generate(self, ids: list[int], max_new_tokens: int, stop: int | None = None) -> list[int]:
