@@ -172,3 +172,17 @@ def test_clip_by_global_norm_equals_torch(max_norm: float) -> None:
     assert after == pytest.approx(min(norm, max_norm), rel=1e-5)
     with pytest.raises(ValueError, match="max_norm"):
         clip_by_global_norm(net.parameters(), 0)
+
+
+def test_training_memory_matches_the_zero_paper() -> None:
+    from llmbook.training.memory import training_memory
+
+    # ZeRO (Rajbhandari et al., 2020), Table 1: a 7.5 B-parameter model on 64 devices, in GB
+    paper = {0: 120, 1: 31.4, 2: 16.6, 3: 1.88}
+    for stage, gb in paper.items():
+        got = training_memory(7_500_000_000, 64, stage)["total"] / 1e9
+        assert abs(got - gb) < 0.05, (stage, got)  # the paper rounds to three significant digits
+    fp32 = training_memory(1000, 1, 0, mixed_precision=False)
+    assert fp32 == {"weights": 4000, "gradients": 4000, "optimizer": 8000, "total": 16000}
+    with pytest.raises(ValueError, match="zero_stage"):
+        training_memory(10, 2, 4)

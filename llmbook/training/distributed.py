@@ -1,0 +1,96 @@
+"""Data parallelism: every process holds the whole model, trains on its own slice of each batch,
+and the gradients are averaged across processes before every optimizer step.
+
+PyTorch's ``DistributedDataParallel`` (DDP) does the averaging (an all-reduce) during
+the backward pass; ``fully_shard`` (FSDP2) also splits weights, gradients and optimizer
+state across processes (ZeRO stage 3, see ``memory``). Either way the result is the
+same as one process that accumulates the gradients of all the slices, each loss
+divided by the number of processes. Run on a CPU with two processes:
+
+    torchrun --standalone --nproc-per-node 2 -m llmbook.training.distributed --steps 5 --out weights.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from llmbook.training.data import CharTokenizer, RandomWindows, pydoc_topics_text
+from llmbook.training.loop import causal_lm_loss
+from llmbook.training.optimizer import AdamW
+from llmbook.training.tiny_llama import tiny_llama
+
+CONTEXT, BATCH, TEXT_CHARS = 32, 8, 50_000  # a small, quick setting: this checks equality, not quality
+
+
+def setup(seed: int) -> tuple[nn.Module, RandomWindows]:
+    """The same tiny model and batch stream in every process (same seeds)."""
+    text = pydoc_topics_text()[:TEXT_CHARS]
+    tok = CharTokenizer(text)
+    model = tiny_llama(tok.vocab_size, n_layers=2, dim=32, n_heads=2, context=CONTEXT, ffn_dim=64, seed=seed)
+    return model, RandomWindows(torch.tensor(tok.encode(text)), CONTEXT, BATCH, seed=seed)
+
+
+# --8<-- [start:accumulate]
+def accumulated_steps(steps: int, world_size: int, seed: int = 0, lr: float = 1e-2) -> nn.Module:
+    """One process doing what ``world_size`` DDP processes do: a backward per slice, loss / world_size."""
+    model, batches = setup(seed)
+    opt = AdamW(model.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        for part in batches.next().chunk(world_size):  # rank r's slice of the global batch
+            (causal_lm_loss(model, part) / world_size).backward()  # gradients add up in .grad
+        opt.step()
+    return model
+# --8<-- [end:accumulate]
+
+
+# --8<-- [start:ddp]
+def ddp_steps(steps: int, seed: int = 0, lr: float = 1e-2, fsdp: bool = False) -> dict[str, torch.Tensor]:
+    """Run inside torchrun: each rank trains on its slice; returns the full weights (on every rank)."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    model, batches = setup(seed)
+    if fsdp:
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import fully_shard
+
+        fully_shard(model, mesh=init_device_mesh("cpu", (world,)))  # each rank keeps 1/world of each tensor
+        wrapped: nn.Module = model
+    else:
+        wrapped = nn.parallel.DistributedDataParallel(model)  # all-reduce (mean) of gradients in backward
+    opt = AdamW(model.parameters(), lr=lr)
+    for _ in range(steps):
+        part = batches.next().chunk(world)[rank]  # every rank draws the same batch, keeps its slice
+        opt.zero_grad(set_to_none=True)
+        causal_lm_loss(wrapped, part).backward()
+        opt.step()
+    state = model.state_dict()
+    return {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone() for k, v in state.items()}
+# --8<-- [end:ddp]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train the tiny model with DDP, then FSDP2, across torchrun's processes")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--out", required=True, help="where rank 0 writes {'ddp': weights, 'fsdp': weights}")
+    args = parser.parse_args()
+    if "RANK" not in os.environ:
+        parser.error("run under torchrun, e.g. torchrun --standalone --nproc-per-node 2 -m llmbook.training.distributed")
+    if args.steps < 1:
+        parser.error(f"--steps must be >= 1, got {args.steps}")
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo")  # the CPU backend
+    try:
+        weights = {"ddp": ddp_steps(args.steps), "fsdp": ddp_steps(args.steps, fsdp=True)}
+        if dist.get_rank() == 0:
+            torch.save(weights, args.out)
+    finally:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

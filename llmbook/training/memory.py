@@ -1,0 +1,34 @@
+"""Training memory per device, for data parallelism (DDP) and ZeRO's three stages (Rajbhandari et al., 2020).
+
+Training a model of P parameters with Adam in mixed precision keeps, per parameter:
+2 bytes of 16-bit weights, 2 bytes of 16-bit gradients and K = 12 bytes of optimizer
+state (a float32 master copy of the weight, Adam's m and v), 16 bytes in all. In plain
+float32 there is no master copy: 4 + 4 + 8. Activations come on top and depend on
+the batch, not on these formulas.
+
+DDP replicates all of it on each of N devices. ZeRO splits it across them instead:
+stage 1 the optimizer state, stage 2 the gradients too, stage 3 the weights too
+(what PyTorch's FSDP with full sharding does).
+"""
+
+from __future__ import annotations
+
+
+# --8<-- [start:memory]
+def training_memory(n_params: int, n_devices: int = 1, zero_stage: int = 0,
+                    mixed_precision: bool = True) -> dict[str, float]:
+    """Bytes per device for weights, gradients and Adam's state; 'total' is their sum."""
+    if zero_stage not in (0, 1, 2, 3):
+        raise ValueError(f"zero_stage must be 0 (plain DDP), 1, 2 or 3, got {zero_stage}")
+    if n_params < 0 or n_devices < 1:
+        raise ValueError(f"need n_params >= 0 and n_devices >= 1, got {n_params}, {n_devices}")
+    weight, grad, optim = (2, 2, 12) if mixed_precision else (4, 4, 8)  # bytes per parameter
+    n = n_devices
+    out = {
+        "weights": n_params * weight / (n if zero_stage >= 3 else 1),
+        "gradients": n_params * grad / (n if zero_stage >= 2 else 1),
+        "optimizer": n_params * optim / (n if zero_stage >= 1 else 1),
+    }
+    out["total"] = sum(out.values())
+    return out
+# --8<-- [end:memory]

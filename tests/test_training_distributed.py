@@ -1,0 +1,43 @@
+"""DDP and FSDP2 across two CPU processes (torchrun, gloo) give the weights of one process accumulating gradients."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from helpers import one_torch_thread
+from llmbook.training.distributed import accumulated_steps
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ddp_and_fsdp2_equal_gradient_accumulation_bit_for_bit(tmp_path: Path) -> None:
+    out, steps = tmp_path / "weights.pt", 3
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "llmbook.training.distributed", "--steps", str(steps), "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = torch.load(out)
+    with one_torch_thread():
+        reference = accumulated_steps(steps, world_size=2).state_dict()
+        untrained = accumulated_steps(0, world_size=2).state_dict()
+    for mode in ("ddp", "fsdp"):
+        assert runs[mode].keys() == reference.keys()
+        for name, w in reference.items():
+            # a mean of two gradients is (g0 + g1) / 2 either way: halving is exact in binary floating point
+            assert torch.equal(runs[mode][name], w), (mode, name)
+    assert any(not torch.equal(reference[k], untrained[k]) for k in reference)  # training moved the weights
+
+
+def test_distributed_entry_point_refuses_to_run_outside_torchrun() -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("RANK", None)
+    proc = subprocess.run([sys.executable, "-m", "llmbook.training.distributed", "--out", "x.pt"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "run under torchrun" in proc.stderr
+
