@@ -308,6 +308,14 @@ def test_a_tokenizer_file_with_bad_fields_is_a_clear_error(tmp_path):
     assert tokenizer.load(saved_file(tmp_path)).encode("hi <|end|>", allowed_special="all") == [104, 105, 32, 256]
 
 
+def test_encode_wants_a_string():
+    tok = tokenizer.load("cl100k_base")
+    for bad in (b"bytes", None, ["a"]):
+        for encode in (tok.encode, tok.encode_ordinary):
+            with pytest.raises(TypeError, match=f"text must be a str, not {type(bad).__name__}"):
+                encode(bad)
+
+
 def test_decode_wants_integer_ids():
     import numpy as np
 

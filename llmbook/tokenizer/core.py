@@ -51,6 +51,8 @@ def valid_unicode(text: str) -> str:
     encode. tiktoken round-trips such text through UTF-16: a correctly paired
     high+low surrogate becomes the character it encodes, a lone one becomes U+FFFD.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, not {type(text).__name__}")
     try:
         text.encode("utf-8")
         return text
@@ -140,6 +142,7 @@ class Tokenizer:
         spelling raises :class:`DisallowedSpecialTokenError`, unless it is also
         left out of ``disallowed_special`` (pass ``()`` to encode it as plain text).
         """
+        text = valid_unicode(text)
         specials = frozenset(self.special_tokens)
         allowed = specials if allowed_special == "all" else frozenset(allowed_special)
         if unknown := allowed - specials:
