@@ -112,3 +112,6 @@ def test_train_config_rejects_bad_values() -> None:
         TrainConfig(steps=10, warmup=20)
     with pytest.raises(ValueError, match="eval_every"):
         TrainConfig(eval_every=-1)
+    _, model, train, _ = _setup()
+    with pytest.raises(ValueError, match="val is empty"):
+        fit(model, train, [], TrainConfig(steps=2, warmup=0, eval_every=1), progress=False)

@@ -97,6 +97,8 @@ def fit(model: nn.Module, train: RandomWindows, val: list[torch.Tensor], config:
     (after that many steps in all), as an interrupt would.
     """
     c = config
+    if c.eval_every and not val:
+        raise ValueError("val is empty: give held-out batches to evaluate on, or set eval_every=0")
     opt = AdamW(model.parameters(), lr=c.max_lr, betas=c.betas, weight_decay=c.weight_decay)
     history: dict[str, Any] = {"config": asdict(c), "tokens_per_step": train.batch_size * train.context,
                                "train": [], "val": []}
