@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from tools.export import generated_path, save_figure, write_json  # noqa: E402
+from llmbook.inference.generate import generate  # noqa: E402
 from llmbook.models.llama import load_model  # noqa: E402
 from llmbook.models.registry import reference_model  # noqa: E402
 from llmbook.inference.numpy_engine import NumpyLlama  # noqa: E402
@@ -94,14 +95,14 @@ def main() -> None:
     max_diff = max_diff_numpy = 0.0
     for n, reps in LENGTHS.items():
         ids = torch.randint(0, 49152, (1, n))
-        ids_np = ids[0].numpy()
+        ids_np = ids.numpy()  # (1, n): both engines take (batch, tokens)
         times: dict[str, list[float]] = {name: [] for name in IMPLS}
         with torch.inference_mode():
             a, b = model(ids), ref(ids, use_cache=False).logits  # warm-up, and the agreement check
             c = engine.forward(ids_np)
             assert a.dtype == torch.float32 and c.dtype == np.float32
             max_diff = max(max_diff, (a - b).abs().max().item())
-            max_diff_numpy = max(max_diff_numpy, float(np.abs(c - b[0].numpy()).max()))
+            max_diff_numpy = max(max_diff_numpy, float(np.abs(c - b.numpy()).max()))
             for _ in range(reps):  # interleaved, so all see the same background load
                 times["llmbook"].append(timed(lambda: model(ids)))
                 times["transformers"].append(timed(lambda: ref(ids, use_cache=False)))
@@ -125,11 +126,15 @@ def main() -> None:
 
     prompt = model.tokenizer.encode("The capital of France is")
     decode: dict[str, list[float]] = {name: [] for name in IMPLS}
+
+    def greedy(kind: str) -> list[int]:  # the one decoding loop, on the torch model or the NumPy engine
+        return generate(model, prompt, max_new_tokens=DECODE_TOKENS, eos_token_id=None, engine=kind).ids
+
     with torch.inference_mode():
-        assert engine.generate(prompt, DECODE_TOKENS) == model.generate(prompt, DECODE_TOKENS)  # and warm-up
+        assert greedy("numpy") == greedy("torch")  # and warm-up
         for _ in range(DECODE_REPS):
-            decode["llmbook"].append(DECODE_TOKENS / timed(lambda: model.generate(prompt, DECODE_TOKENS)))
-            decode["numpy"].append(DECODE_TOKENS / timed(lambda: engine.generate(prompt, DECODE_TOKENS)))
+            decode["llmbook"].append(DECODE_TOKENS / timed(lambda: greedy("torch")))
+            decode["numpy"].append(DECODE_TOKENS / timed(lambda: greedy("numpy")))
             decode["transformers"].append(
                 DECODE_TOKENS
                 / timed(

@@ -3,33 +3,83 @@
     python -m llmbook generate "The capital of France is" --strategy top-p --top-p 0.9 --seed 0
     python -m llmbook generate "Write a haiku about tea." --chat --max-new-tokens 60
     python -m llmbook tokenize "Hello, world!"
+    echo "Hello, world!" | python -m llmbook tokenize -
 
 Text streams to stdout as it is generated. A mistake in the options prints one
-line to stderr and exits with status 2, before the model is loaded.
+line to stderr and exits with status 2, before the model is loaded where it can.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+import typing
+from dataclasses import fields
 from typing import Any, NoReturn
 
-from llmbook.inference.generate import STRATEGIES, check_params
+from llmbook.inference.strategies import STRATEGIES, check_seed, strategy_params
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, with errors as one line (no usage dump) ending in a pointer to --help."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
-def _early_stopping(text: str) -> bool | str:
-    choices = {"true": True, "false": False, "never": "never"}
-    if text.lower() not in choices:
-        raise argparse.ArgumentTypeError(f"must be true, false or never, not {text!r}")
-    return choices[text.lower()]
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _parse_as(annotation: Any) -> Any:
+    """An argparse ``type`` for a field annotated e.g. ``float | None``, ``int`` or ``bool | str``."""
+    kinds = [k for k in typing.get_args(annotation) or (annotation,) if k is not type(None)]
+
+    def parse(text: str) -> Any:
+        if bool in kinds and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        for kind in (int, float):
+            if kind in kinds:
+                try:
+                    return kind(text)
+                except ValueError:
+                    if str not in kinds and (kind is float or float not in kinds):
+                        raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+        return text  # a word, such as early_stopping's "never": the strategy checks it
+
+    return parse
+
+
+def strategy_options() -> dict[str, dict[str, Any]]:
+    """Every strategy parameter, from the dataclass fields: name -> type, help, and which strategies take it."""
+    options: dict[str, dict[str, Any]] = {}
+    for strategy, (cls, defaults) in STRATEGIES.items():
+        hints = typing.get_type_hints(cls)
+        for f in fields(cls):
+            o = options.setdefault(f.name, {"type": hints[f.name], "helps": {}, "defaults": {}})
+            o["helps"].setdefault(f.metadata["help"], []).append(strategy)
+            default = defaults.get(f.name, f.default)
+            if default is not None:
+                o["defaults"][strategy] = default
+    return options
+
+
+def _help(o: dict[str, Any]) -> str:
+    """The fields' help, the strategies that take the parameter and its defaults, in one line."""
+    helps = o["helps"]
+    text = "; ".join(h if len(helps) == 1 else f"{', '.join(s)}: {h}" for h, s in helps.items())
+    where = [s for strategies in helps.values() for s in strategies]
+    by_value: dict[str, list[str]] = {}
+    for strategy, value in o["defaults"].items():
+        by_value.setdefault(str(value).lower() if isinstance(value, bool) else str(value), []).append(strategy)
+    if len(by_value) == 1 and len(next(iter(by_value.values()))) == len(where):
+        defaults = next(iter(by_value))  # the same default wherever it applies
+    else:
+        defaults = ", ".join(f"{', '.join(ss)} {v}" for v, ss in by_value.items())
+    return (f"{text} [{', '.join(where) if len(where) < len(STRATEGIES) else 'every strategy'}"
+            + (f"; default: {defaults}]" if defaults else "]"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,29 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Continue PROMPT with the book's model (SmolLM2-135M-Instruct), printing the "
                                    "text as it is generated.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    g.add_argument("prompt", help="the text to continue (with --chat: the user's message)")
+    g.add_argument("prompt", help="the text to continue (with --chat: the user's message; - reads standard input)")
     g.add_argument("--strategy", default="greedy", choices=list(STRATEGIES),
                    help="decoding strategy: greedy; sample (temperature and any filters); top-k, top-p, min-p "
                         "(sampling with that filter on); beam search; contrastive search")
     g.add_argument("--max-new-tokens", type=int, default=64, help="stop after this many new tokens")
-    g.add_argument("--seed", type=int, default=None, help="seed of the sampler (same seed, same text)")
-    s = g.add_argument_group("sampling (sample, top-k, top-p, min-p)")
-    s.add_argument("--temperature", type=float, help="divide the logits by T > 0 (default 1)")
-    s.add_argument("--top-k", type=int, help="keep the K most likely tokens (top-k default 50; also contrastive "
-                                             "search's number of candidates, default 4)")
-    s.add_argument("--top-p", type=float, help="keep the most likely tokens until their probability adds up to P, "
-                                               "0 < P <= 1 (top-p default 0.9)")
-    s.add_argument("--min-p", type=float, help="keep tokens at least P times as likely as the top one, 0 <= P <= 1 "
-                                               "(min-p default 0.1)")
-    s.add_argument("--repetition-penalty", type=float,
-                   help="make tokens already in the text less likely (> 0; 1 = off; any strategy)")
-    b = g.add_argument_group("beam search (beam)")
-    b.add_argument("--num-beams", type=int, help="number of beams (default 4)")
-    b.add_argument("--length-penalty", type=float, help="finished beams score logprob / length^L (default 1)")
-    b.add_argument("--early-stopping", type=_early_stopping, metavar="{true,false,never}",
-                   help="when to stop searching (default false)")
-    c = g.add_argument_group("contrastive search (contrastive)")
-    c.add_argument("--penalty-alpha", type=float, help="weight of the degeneration penalty, 0..1 (default 0.6)")
+    g.add_argument("--seed", type=int, default=None, help="seed of the sampler, 0 <= SEED < 2**64 (same seed, "
+                                                          "same text)")
+    s = g.add_argument_group("strategy parameters (from llmbook.inference.strategies)")
+    for name, o in strategy_options().items():
+        s.add_argument(_option(name), dest=name, type=_parse_as(o["type"]), default=argparse.SUPPRESS,
+                       metavar="VALUE", help=_help(o))
     g.add_argument("--stop", action="append", default=[], metavar="TEXT",
                    help="stop when the text contains TEXT (repeatable; TEXT itself is not printed)")
     g.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template (ChatML)")
@@ -71,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ignore-eos", action="store_true", help="do not stop at the end-of-sequence token")
     g.add_argument("--no-cache", action="store_true", help="recompute every position at every step (slow; "
                                                            "to see what the KV cache saves)")
+    g.add_argument("--engine", default="torch", choices=["torch", "numpy"],
+                   help="run the model in PyTorch or in NumPy (same tokens; NumPy decodes faster on a CPU)")
     g.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy machine)")
     g.add_argument("--stats", action="store_true", help="print token count and speed to stderr at the end")
@@ -79,32 +119,34 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tokenize", help="show the tokens of a text (ids and pieces)",
                        description="Split TEXT into the model's tokens and print each id with its piece.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("text", help="the text to tokenize")
+    t.add_argument("text", help="the text to tokenize (- reads standard input)")
     t.add_argument("--chat", action="store_true", help="wrap the text in the chat template first")
     t.add_argument("--ids", action="store_true", help="print only the ids, space-separated")
     t.add_argument("--model", default="smollm2-135m-instruct", help="model name (see llmbook.models.registry)")
     return parser
 
 
-PARAMS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "num_beams", "length_penalty",
-          "early_stopping", "penalty_alpha")
-
-
 def _as_options(message: str) -> str:
     """Name parameters as the command line spells them: top_p -> --top-p."""
-    for name in (*PARAMS, "max_new_tokens"):
-        message = message.replace(name, "--" + name.replace("_", "-"))
+    for name in (*strategy_options(), "max_new_tokens", "seed"):
+        message = message.replace(f"{name} ", f"{_option(name)} ")
     return message
 
 
+def _text(arg: str) -> str:
+    return sys.stdin.read() if arg == "-" else arg
+
+
 def _generate(args: argparse.Namespace, fail: Any) -> int:
-    params = {k: getattr(args, k) for k in PARAMS if getattr(args, k) is not None}
-    try:
-        check_params(args.strategy, params)  # before the model loads: mistakes fail fast
+    params = {k: getattr(args, k) for k in strategy_options() if hasattr(args, k)}  # only those given
+    try:  # before the model loads: mistakes fail fast
+        strategy_params(args.strategy, **params)
+        check_seed(args.seed)
         if args.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {args.max_new_tokens}")
+            raise ValueError(f"max_new_tokens must be an integer >= 1, got {args.max_new_tokens}")
         if args.threads is not None and args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        prompt = _text(args.prompt)
     except ValueError as e:
         fail(_as_options(str(e)))
     from llmbook.inference.generate import stream
@@ -117,9 +159,9 @@ def _generate(args: argparse.Namespace, fail: Any) -> int:
     model = load_model(args.model)
     t0, n = time.perf_counter(), 0
     try:
-        pieces = stream(model, args.prompt, args.strategy, args.max_new_tokens, args.seed, stop=args.stop,
+        pieces = stream(model, prompt, args.strategy, args.max_new_tokens, args.seed, stop=args.stop,
                         chat=args.chat, system=args.system, eos_token_id=None if args.ignore_eos else "default",
-                        use_cache=not args.no_cache, **params)
+                        use_cache=not args.no_cache, engine=args.engine, **params)
     except ValueError as e:
         fail(_as_options(str(e)))
     for piece in pieces:
@@ -133,15 +175,20 @@ def _generate(args: argparse.Namespace, fail: Any) -> int:
     return 0
 
 
-def _tokenize(args: argparse.Namespace) -> int:
-    from llmbook.inference.chat import chatml
+def _tokenize(args: argparse.Namespace, fail: Any) -> int:
+    from llmbook.inference.chat import chatml, chatml_ids
     from llmbook.models.gguf import read_gguf
-    from llmbook.tokenizer.gguf_tokenizer import GGUFTokenizer
     from llmbook.models.registry import model_path
+    from llmbook.tokenizer.gguf_tokenizer import GGUFTokenizer
 
     tok = GGUFTokenizer.from_gguf(read_gguf(model_path(args.model)).metadata)  # metadata only: no weights
-    text = chatml([{"role": "user", "content": args.text}]) if args.chat else args.text
-    ids = tok.encode(text)
+    try:
+        text = _text(args.text)
+        messages = [{"role": "user", "content": text}]
+        text = chatml(messages) if args.chat else text
+        ids = chatml_ids(tok, messages) if args.chat else tok.encode(text)  # control tokens only from the template
+    except ValueError as e:  # a byte the vocabulary lacks, text that is not valid Unicode
+        fail(f"cannot tokenize the text: {e}")
     if args.ids:
         print(" ".join(map(str, ids)))
         return 0
@@ -158,8 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "generate":
             return _generate(args, sub.error)
-        return _tokenize(args)
+        return _tokenize(args, sub.error)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (e.g. | head): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe stopped
     except (KeyError, FileNotFoundError) as e:
         sub.error(str(e).strip("'\""))
+    except MemoryError:
+        sub.exit(1, f"{sub.prog}: error: not enough memory for this request\n")

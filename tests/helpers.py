@@ -36,3 +36,19 @@ def one_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def real_prompts(model) -> dict[str, list[int]]:  # noqa: ANN001
+    """Token ids of the prompts the engine conformance tests run everywhere: prose, a chat turn,
+    digits and non-ASCII text, and 400 tokens of Python source (long enough for attention to matter)."""
+    from tools.corpus import stdlib_documents
+
+    tok = model.tokenizer
+    code = next(text for name, text in stdlib_documents() if name == "heapq.py")
+    return {
+        "france": tok.encode("The capital of France is"),
+        "chat": model.encode_chat([{"role": "user", "content": "Name one colour. One word."}]),
+        "story": tok.encode("Once upon a time, a small robot"),
+        "unicode": tok.encode("In 1789, 24 678 people — «citoyens» — met; π≈3.14159."),
+        "code": tok.encode(code)[:400],
+    }

@@ -5,11 +5,16 @@ import json
 import tools.bench as bench
 
 
-def test_time_call_counts_runs_and_orders_stats():
-    calls = []
-    t = bench.time_call(lambda: calls.append(1), repeats=4, warmup=2)
-    assert len(calls) == 6 and len(t["all"]) == 4
-    assert t["best"] <= t["median"]
+def test_time_call_times_only_the_repeats_and_summarises_them(monkeypatch):
+    clock = [0.0]
+    durations = iter([7.0, 7.0, 3.0, 1.0, 2.0, 5.0])  # two warm-up runs, then four timed ones
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+
+    def fn():
+        clock[0] += next(durations)
+
+    t = bench.time_call(fn, repeats=4, warmup=2)
+    assert t == {"all": [3.0, 1.0, 2.0, 5.0], "best": 1.0, "median": 2.5}
 
 
 def test_save_then_latest_record(tmp_path, monkeypatch):

@@ -1,13 +1,9 @@
-"""llmbook.inference.generate on the real model, against `transformers` loading the same GGUF file.
+"""llmbook.inference.generate on the real model: logits processors, stopping, streaming, checks of every input.
 
-- greedy and beam search: the same token ids as `transformers`' ``generate``;
-- contrastive search: `transformers` 5.x moved it out of the library to a Hub repo
-  (``transformers-community/contrastive-search``), which cannot be fetched offline, so
-  the reference is the algorithm of transformers 4.x's ``_contrastive_search`` written
-  out below on `transformers`' model, recomputing every position without a cache;
 - temperature, top-k, top-p, min-p and repetition penalty: the filtered logits equal
   those of `transformers`' logits processors on real logits, value for value;
-- the KV cache: logits with and without it agree within 1e-4 at every step.
+- greedy, beam and contrastive search against `transformers`, and the KV cache against
+  recomputation, run on every engine in ``test_engines.py``.
 """
 
 from __future__ import annotations
@@ -18,9 +14,9 @@ from typing import Any
 import pytest
 import torch
 
-from helpers import budget_sample, one_torch_thread
-from llmbook.inference.generate import Piece, _TextStream, generate, stream
-from llmbook.inference.kv_cache import KVCache
+from helpers import one_torch_thread
+from llmbook.inference.generate import _TextStream, generate, stream
+from llmbook.inference.strategies import BeamParams, SamplingParams as Sampling
 from llmbook.models.llama import Llama
 from llmbook.inference.sampling import (SamplingParams, apply_temperature, min_p_filter, process_logits, repetition_penalty,
                               top_k_filter, top_p_filter)
@@ -29,7 +25,6 @@ transformers = pytest.importorskip("transformers")
 from transformers.generation import logits_process as lp  # noqa: E402
 
 EOS = 2  # <|im_end|>
-CACHE_TOLERANCE = 1e-4  # max |logit difference| between cached and recomputed decoding
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -41,11 +36,6 @@ def one_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def ours(smollm: Llama) -> Llama:
     return smollm
-
-
-@pytest.fixture(scope="module")
-def hf(hf_smollm: Any) -> Any:
-    return hf_smollm
 
 
 def prompts(ours: Llama) -> dict[str, list[int]]:
@@ -60,108 +50,12 @@ def prompts(ours: Llama) -> dict[str, list[int]]:
     }
 
 
-def hf_generate(hf: Any, ids: list[int], **kwargs: Any) -> list[int]:
-    x = torch.tensor([ids])
-    with torch.inference_mode():
-        out = hf.generate(x, attention_mask=torch.ones_like(x), eos_token_id=EOS, pad_token_id=EOS, do_sample=False,
-                          **kwargs)
-    return out[0, len(ids):].tolist()
-
-
-# ----------------------------------------------------------------------------- greedy and beam search
-
-
-@pytest.mark.parametrize("name", ["france", "chat", "code"])
-def test_greedy_matches_transformers(ours: Llama, hf: Any, name: str) -> None:
-    ids = prompts(ours)[name]
-    got = generate(ours, ids, "greedy", max_new_tokens=10)
-    assert got.ids == hf_generate(hf, ids, max_new_tokens=10), name
-
-
-def test_greedy_with_repetition_penalty_matches_transformers(ours: Llama, hf: Any) -> None:
-    ids = prompts(ours)["list"]
-    got = generate(ours, ids, "greedy", max_new_tokens=12, repetition_penalty=1.5)
-    assert got.ids == hf_generate(hf, ids, max_new_tokens=12, repetition_penalty=1.5)
-    assert got.ids != generate(ours, ids, "greedy", max_new_tokens=12).ids  # the penalty did change something
-
-
-BEAM_SETTINGS = [
-    ("france", dict(num_beams=3, length_penalty=1.0, early_stopping=False)),
-    ("chat", dict(num_beams=4, length_penalty=1.0, early_stopping=True)),
-    ("story", dict(num_beams=2, length_penalty=0.5, early_stopping="never")),
-]
-
-
-@pytest.mark.parametrize("name,settings", BEAM_SETTINGS, ids=[s[0] for s in BEAM_SETTINGS])
-def test_beam_search_matches_transformers(ours: Llama, hf: Any, name: str, settings: dict[str, Any]) -> None:
-    ids = prompts(ours)[name]
-    got = generate(ours, ids, "beam", max_new_tokens=10, **settings)
-    assert got.ids == hf_generate(hf, ids, max_new_tokens=10, **settings), name
-
-
-def test_beam_search_differs_from_greedy_somewhere(ours: Llama) -> None:
-    """Otherwise the agreement above would not show that beam search is more than greedy."""
-    ids = prompts(ours)["france"]
-    beam = generate(ours, ids, "beam", max_new_tokens=6, num_beams=3).ids
-    assert beam != generate(ours, ids, "greedy", max_new_tokens=6).ids
-
-
-@pytest.mark.slow
-def test_greedy_and_beam_match_on_more_prompts(ours: Llama, hf: Any) -> None:
-    cases = [(n, s) for n in prompts(ours) for s in ({}, {"num_beams": 3}, {"num_beams": 2, "early_stopping": True})]
-    for name, settings in budget_sample(cases, 1, seed=6):
-        ids = prompts(ours)[name]
-        got = generate(ours, ids, "beam" if settings else "greedy", max_new_tokens=16, **settings)
-        assert got.ids == hf_generate(hf, ids, max_new_tokens=16, **settings), (name, settings)
-
-
-# ----------------------------------------------------------------------------- contrastive search
-
-
-def reference_contrastive(hf: Any, ids: list[int], top_k: int, alpha: float, max_new_tokens: int) -> list[int]:
-    """transformers 4.x ``_contrastive_search`` on `transformers`' model, with every position recomputed."""
-    tokens, out = list(ids), []
-    with torch.inference_mode():
-        first = hf(torch.tensor([tokens]), output_hidden_states=True)
-        logits, context = first.logits[0, -1], first.hidden_states[-1][0]
-        for _ in range(max_new_tokens):
-            top_probs, top_ids = torch.topk(logits.softmax(-1), k=top_k)
-            batch = torch.cat([torch.tensor([tokens]).repeat(top_k, 1), top_ids[:, None]], dim=1)
-            cand = hf(batch, output_hidden_states=True)
-            next_hidden = cand.hidden_states[-1][:, -1:, :]  # (k, 1, C)
-            ctx = context[None].repeat(top_k, 1, 1)  # (k, S, C)
-            cosine = ((ctx / ctx.norm(dim=2, keepdim=True)) @ (next_hidden / next_hidden.norm(dim=2, keepdim=True))
-                      .transpose(1, 2)).squeeze(-1)  # (k, S)
-            score = (1.0 - alpha) * top_probs - alpha * cosine.max(dim=-1).values
-            best = int(score.argmax())
-            out.append(int(top_ids[best]))
-            if out[-1] == EOS:
-                break
-            tokens.append(out[-1])
-            logits, context = cand.logits[best, -1], torch.cat([context, next_hidden[best]], dim=0)
-    return out
-
-
-@pytest.mark.parametrize("name,top_k,alpha", [("france", 4, 0.6), ("story", 3, 0.5)])
-def test_contrastive_search_matches_reference(ours: Llama, hf: Any, name: str, top_k: int, alpha: float) -> None:
-    ids = prompts(ours)[name]
-    got = generate(ours, ids, "contrastive", max_new_tokens=8, top_k=top_k, penalty_alpha=alpha)
-    assert got.ids == reference_contrastive(hf, ids, top_k, alpha, 8), name
-
-
 def test_contrastive_search_is_not_greedy(ours: Llama) -> None:
     ids = prompts(ours)["france"]
     greedy = generate(ours, ids, max_new_tokens=6).ids
     assert generate(ours, ids, "contrastive", max_new_tokens=6).ids != greedy
     # alpha = 0 leaves only the probability term: greedy
     assert generate(ours, ids, "contrastive", max_new_tokens=6, penalty_alpha=0.0).ids == greedy
-
-
-def test_contrastive_with_and_without_cache(ours: Llama) -> None:
-    ids = prompts(ours)["story"]
-    a = generate(ours, ids, "contrastive", max_new_tokens=6)
-    b = generate(ours, ids, "contrastive", max_new_tokens=6, use_cache=False)
-    assert a.ids == b.ids
 
 
 # ----------------------------------------------------------------------------- logits processors
@@ -237,32 +131,6 @@ def test_seeded_sampling_is_reproducible(ours: Llama) -> None:
     assert len(a.ids) == 8
 
 
-# ----------------------------------------------------------------------------- the KV cache
-
-
-def test_cache_matches_recomputation_at_every_step(ours: Llama) -> None:
-    ids = prompts(ours)["story"]
-    c = ours.config
-    cache = KVCache(c.n_layers)
-    tokens = list(ids)
-    worst = 0.0
-    with torch.inference_mode():
-        logits = ours(torch.tensor([tokens]), cache)[0, -1]
-        for step in range(10):
-            full = ours(torch.tensor([tokens]))[0, -1]
-            worst = max(worst, (logits - full).abs().max().item())
-            assert int(logits.argmax()) == int(full.argmax()), step
-            assert all(k.shape == (1, c.n_kv_heads, len(tokens), c.head_dim) for k in cache.keys)
-            tokens.append(int(logits.argmax()))
-            logits = ours(torch.tensor([tokens[-1:]]), cache)[0, -1]
-    assert worst <= CACHE_TOLERANCE, f"max |cached - recomputed| = {worst:.2e}"
-
-
-def test_generation_with_and_without_cache(ours: Llama) -> None:
-    ids = prompts(ours)["code"]
-    assert generate(ours, ids, max_new_tokens=8).ids == generate(ours, ids, max_new_tokens=8, use_cache=False).ids
-
-
 # ----------------------------------------------------------------------------- stopping, streaming, text
 
 
@@ -283,12 +151,32 @@ def test_stop_strings(ours: Llama) -> None:
     assert b.stop_reason == "stop" and "." not in b.text and b.ids[-1] == 30
 
 
-def test_stream_yields_each_token_as_generate_does(ours: Llama) -> None:
-    pieces = list(stream(ours, "Once upon a time, a small robot", "top-k", max_new_tokens=10, seed=4))
+def test_stream_yields_each_token_and_then_holds_the_result(ours: Llama) -> None:
+    s = stream(ours, "Once upon a time, a small robot", "top-k", max_new_tokens=10, seed=4)
+    with pytest.raises(RuntimeError, match="has not been read to the end"):
+        s.result  # noqa: B018
+    pieces = list(s)
     g = generate(ours, "Once upon a time, a small robot", "top-k", max_new_tokens=10, seed=4)
-    assert [p.id for p in pieces if p.id >= 0] == g.ids
-    assert "".join(p.text for p in pieces) == g.text
-    assert all(isinstance(p, Piece) for p in pieces)
+    assert [p.id for p in pieces if p.id >= 0] == g.ids == s.result.ids and len(g.ids) == 10
+    assert "".join(p.text for p in pieces) == g.text == s.result.text
+    with pytest.raises(RuntimeError, match="can be read once"):
+        list(s)
+
+
+def test_a_stream_stopped_at_eos_holds_the_result(ours: Llama) -> None:
+    s = stream(ours, "Name one colour. One word.", chat=True, max_new_tokens=20)
+    ids = [p.id for p in s]
+    assert s.result.stop_reason == "eos" and s.result.ids == [i for i in ids if i >= 0] and ids[-1] == EOS
+
+
+def test_strategy_given_as_a_parameters_object(ours: Llama) -> None:
+    ids = prompts(ours)["france"]
+    assert (generate(ours, ids, BeamParams(num_beams=3), max_new_tokens=6).ids
+            == generate(ours, ids, "beam", max_new_tokens=6, num_beams=3).ids)
+    assert (generate(ours, ids, Sampling(top_k=1), max_new_tokens=4, seed=1).ids
+            == generate(ours, ids, max_new_tokens=4).ids)
+    with pytest.raises(ValueError, match="give the parameters num_beams in the strategy object"):
+        generate(ours, ids, BeamParams(), num_beams=3)
 
 
 def test_text_stream_holds_back_partial_characters(ours: Llama) -> None:
@@ -311,20 +199,35 @@ def test_chat_option_applies_the_template(ours: Llama) -> None:
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(strategy="nucleus"), "unknown strategy 'nucleus'"),
+    (dict(strategy="nucleus"), "unknown strategy 'nucleus'; choose one of: greedy, sample, top-k"),
     (dict(strategy="top-p", top_p=1.5), "top_p must be in (0, 1], got 1.5"),
     (dict(strategy="sample", temperature=0), "temperature must be > 0, got 0"),
-    (dict(strategy="sample", temperature=-1.0), "temperature must be > 0"),
+    (dict(strategy="sample", temperature=-1.0), "temperature must be > 0, got -1.0"),
+    (dict(strategy="sample", temperature="0.5"), "temperature must be a finite number > 0, got '0.5' (str)"),
+    (dict(strategy="sample", temperature=float("nan")), "temperature must be a finite number > 0, got nan"),
     (dict(strategy="top-k", top_k=0), "top_k must be an integer >= 1, got 0"),
-    (dict(strategy="top-k", top_k=2.5), "top_k must be an integer >= 1"),
+    (dict(strategy="top-k", top_k=2.5), "top_k must be an integer >= 1, got 2.5"),
+    (dict(strategy="top-k", top_k=True), "top_k must be an integer >= 1, got True"),
     (dict(strategy="min-p", min_p=2), "min_p must be in [0, 1], got 2"),
-    (dict(strategy="beam", num_beams=0), "num_beams must be an integer >= 1"),
-    (dict(strategy="beam", early_stopping="soon"), "early_stopping must be True, False or 'never'"),
-    (dict(strategy="contrastive", penalty_alpha=1.5), "penalty_alpha must be in [0, 1]"),
-    (dict(strategy="greedy", top_p=0.9), "top_p does not apply to strategy 'greedy'"),
-    (dict(strategy="greedy", repetition_penalty=0), "repetition_penalty must be > 0"),
-    (dict(max_new_tokens=0), "max_new_tokens must be an integer >= 1"),
-    (dict(strategy="beam", use_cache=False), "beam search always uses the KV cache"),
+    (dict(strategy="min-p", min_p=None, top_p=float("inf")), "top_p must be a finite number in (0, 1], got inf"),
+    (dict(strategy="beam", num_beams=0), "num_beams must be an integer >= 1, got 0"),
+    (dict(strategy="beam", num_beams=3.0), "num_beams must be an integer >= 1, got 3.0"),
+    (dict(strategy="beam", num_beams=25000), "num_beams must be an integer between 1 and 24576 (half the "
+                                             "vocabulary of 49152"),
+    (dict(strategy="beam", early_stopping="soon"), "early_stopping must be one of True, False, 'never', got 'soon'"),
+    (dict(strategy="beam", length_penalty=float("nan")), "length_penalty must be a finite number, got nan"),
+    (dict(strategy="contrastive", penalty_alpha=1.5), "penalty_alpha must be in [0, 1], got 1.5"),
+    (dict(strategy="contrastive", top_k=100000), "top_k must be an integer between 1 and 49152 (the vocabulary "
+                                                 "size), got 100000"),
+    (dict(strategy="greedy", top_p=0.9), "top_p does not apply to strategy 'greedy' (its parameters: "
+                                         "repetition_penalty)"),
+    (dict(strategy="greedy", repetition_penalty=0), "repetition_penalty must be > 0, got 0"),
+    (dict(max_new_tokens=0), "max_new_tokens must be an integer >= 1, got 0"),
+    (dict(max_new_tokens=True), "max_new_tokens must be an integer >= 1, got True"),
+    (dict(strategy="sample", seed=-1), "seed must be an integer in [0, 2**64), got -1"),
+    (dict(strategy="sample", seed=1.5), "seed must be an integer in [0, 2**64), got 1.5"),
+    (dict(stop=[".", 3]), "stop must be a string or a list of strings, got ['.', 3]"),
+    (dict(eos_token_id="2"), "eos_token_id must be a token id, None or 'default', got '2'"),
 ])
 def test_clear_errors(ours: Llama, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError) as e:
@@ -343,7 +246,26 @@ def test_error_for_prompt_past_the_context(ours: Llama) -> None:
 def test_error_for_bad_prompts(ours: Llama) -> None:
     with pytest.raises(ValueError, match="the prompt is empty"):
         generate(ours, "")
-    with pytest.raises(ValueError, match="outside the vocabulary"):
+    with pytest.raises(ValueError, match=r"prompt token ids \[49152\] are outside the vocabulary 0..49151"):
         generate(ours, [1, 49152])
     with pytest.raises(ValueError, match="chat=True needs the prompt as text"):
         generate(ours, [1, 2], chat=True)
+    with pytest.raises(ValueError, match=r"prompt token ids must be integers, got 2.7 \(float\) at position 1"):
+        generate(ours, [1, 2.7])  # not truncated to 2
+    with pytest.raises(ValueError, match=r"prompt token ids must be integers, got True \(bool\) at position 0"):
+        generate(ours, [True, 2])
+    with pytest.raises(ValueError, match=r"prompt token ids must be integers, got 1.0 \(float\)"):
+        generate(ours, torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="a 2-D prompt must have exactly one row .* got 2 rows"):
+        generate(ours, torch.tensor([[1, 2], [3, 4]]))
+    with pytest.raises(ValueError, match="the prompt must be text or a sequence of token ids, got int"):
+        generate(ours, 42)
+
+
+def test_a_prompt_of_one_row_or_of_numpy_ids_is_accepted(ours: Llama) -> None:
+    import numpy as np
+
+    ids = prompts(ours)["france"]
+    expected = generate(ours, ids, max_new_tokens=2).prompt_ids
+    assert generate(ours, torch.tensor([ids]), max_new_tokens=2).prompt_ids == expected == ids
+    assert generate(ours, np.array(ids, dtype=np.int32), max_new_tokens=2).prompt_ids == ids

@@ -1,4 +1,5 @@
-"""The GGUF-loaded SmolLM2: config from metadata, known logits, KV cache, tokenizer, chat format, errors."""
+"""The GGUF-loaded SmolLM2: config from metadata, known logits, tokenizer, chat format, errors
+(cache, batches and input errors of every engine: test_engines)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 
 from llmbook.inference.chat import chatml
-from llmbook.inference.kv_cache import KVCache
+from llmbook.inference.generate import generate
 from llmbook.models.llama import Llama, load_model
 
 PROMPT_IDS = [504, 3575, 282, 4649, 314]  # "The capital of France is"
@@ -37,42 +38,12 @@ def test_capital_of_france(model: Llama) -> None:
     assert top.values[0].item() == pytest.approx(17.3713, abs=2e-3)
 
 
-def test_batch_rows_are_independent(model: Llama) -> None:
-    ids = torch.tensor([PROMPT_IDS, PROMPT_IDS[::-1]])
-    with torch.inference_mode():
-        both = model(ids)
-        one = model(ids[1:])
-    torch.testing.assert_close(both[1:], one, atol=1e-4, rtol=0)
-
-
-def test_kv_cache_gives_the_same_logits(model: Llama) -> None:
-    ids = model.tokenizer.encode("Once upon a time, there was a little")
-    with torch.inference_mode():
-        full = model(torch.tensor([ids]))
-        cache = KVCache(model.config.n_layers)
-        parts = [model(torch.tensor([ids[:4]]), cache)] + [model(torch.tensor([[i]]), cache) for i in ids[4:]]
-    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-4, rtol=0)
-
-
-def test_fused_and_book_attention_agree(model: Llama) -> None:
-    ids = torch.tensor([model.tokenizer.encode("Attention is all you need, they said, and then")])
-    with torch.inference_mode():
-        fused = model(ids)
-        for block in model.blocks:
-            block.attn.fused = False
-        try:
-            book = model(ids)
-        finally:
-            for block in model.blocks:
-                block.attn.fused = True
-    torch.testing.assert_close(fused, book, atol=1e-4, rtol=0)
-
-
 def test_chat_generation(model: Llama) -> None:
     ids = model.encode_chat([{"role": "user", "content": "What is the capital of France?"}])
     assert ids[:3] == [1, 9690, 198]  # <|im_start|> system \n
-    out = model.generate(ids, max_new_tokens=12, stop=2)
-    assert model.tokenizer.decode(out) == "The capital of France is Paris.<|im_end|>"
+    out = generate(model, ids, max_new_tokens=12)
+    assert out.ids[-1] == 2 and out.stop_reason == "eos"  # <|im_end|>: the model ends its turn
+    assert out.text == "The capital of France is Paris."
 
 
 @pytest.mark.parametrize(
@@ -106,12 +77,6 @@ def test_chatml_format() -> None:
 
 
 def test_bad_input_is_a_clear_error(model: Llama) -> None:
-    with pytest.raises(ValueError, match=r"ids must have shape \(batch, tokens\), got \(5,\)"):
-        model(torch.tensor(PROMPT_IDS))
-    with pytest.raises(IndexError, match="unknown token id 49152"):
-        model(torch.tensor([[1, 49152]]))
-    with pytest.raises(ValueError, match="8193 tokens exceed the context length 8192"):
-        model(torch.zeros(1, 8193, dtype=torch.long))
     with pytest.raises(IndexError, match="unknown token id -3"):
         model.tokenizer.decode([5, -3])
     with pytest.raises(KeyError, match="unknown model 'gpt-5'"):

@@ -4,8 +4,11 @@
 and runs the same computation with NumPy float32 arrays and a preallocated KV cache:
 
     engine = NumpyLlama.from_model(model)
-    cache = engine.new_cache(max_len=256)
-    logits = engine.forward(ids, cache)  # (T, V) float32, equal to model(ids)[0] to ~1e-5
+    cache = engine.new_cache(batch=1, max_len=256)
+    logits = engine.forward([ids], cache)  # (1, T, V) float32, model(torch.tensor([ids])) to float32 rounding
+
+It implements the same ``Engine`` interface as the torch model (``llmbook.inference.engine``),
+so ``generate(..., engine="numpy")`` runs every decoding strategy on it.
 
 Why a second path? Generating one token multiplies a single vector by every weight
 matrix, so decoding is a chain of matrix-vector products. On a small CPU, NumPy's
@@ -23,12 +26,12 @@ or plain Python floats, and ``forward`` checks the dtype of what it returns.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from llmbook.inference.engine import check_ids, check_new_cache
 from llmbook.layers.attention import softmax_np
 from llmbook.layers.norms import rms_norm_np
 
@@ -63,45 +66,57 @@ def apply_rope_np(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray
 def grouped_attention_np(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """softmax(q k^T / sqrt(D) + M) v with G query heads per key/value head.
 
-    q is (KV, G, T, D), k and v are (KV, S, D), mask is (T, S) bool (True = may attend)
-    or None. The G query heads of a group are stacked into G*T rows, so each key/value
-    head is one matrix product: NumPy's broadcasting matmul over a group axis is several
-    times slower.
+    q is (..., KV, G, T, D), k and v are (..., KV, S, D), mask is (T, S) bool (True = may
+    attend) or None; ``...`` is the batch, if any. The G query heads of a group are
+    stacked into G*T rows, so each key/value head of each sequence is one matrix product:
+    NumPy's broadcasting matmul over a group axis is several times slower.
     """
-    kv, g, t, d = q.shape
-    scores = q.reshape(kv, g * t, d) @ k.transpose(0, 2, 1)  # (KV, G*T, S)
-    scores = scores.reshape(kv, g, t, -1) * F32(1.0 / math.sqrt(d))  # (KV, G, T, S)
+    *lead, kv, g, t, d = q.shape
+    s = k.shape[-2]
+    scores = q.reshape(-1, g * t, d) @ k.reshape(-1, s, d).transpose(0, 2, 1)  # (B KV, G*T, S)
+    scores = scores.reshape(*lead, kv, g, t, s) * F32(1.0 / math.sqrt(d))  # (..., KV, G, T, S)
     if mask is not None:
         scores = np.where(mask, scores, F32(-np.inf))
-    weights = softmax_np(scores).reshape(kv, g * t, -1)  # (KV, G*T, S), rows sum to 1
-    return (weights @ v).reshape(kv, g, t, d)  # (KV, G, T, D)
+    weights = softmax_np(scores).reshape(-1, g * t, s)  # (B KV, G*T, S), rows sum to 1
+    return (weights @ v.reshape(-1, s, d)).reshape(*lead, kv, g, t, d)  # (..., KV, G, T, D)
 # --8<-- [end:attention]
 
 
 # --8<-- [start:cache]
 class NumpyKVCache:
-    """Keys and values of the tokens seen so far, allocated once: each layer's are (KV, max_len, D).
+    """Keys and values of the tokens seen so far, allocated once: each layer's are (B, KV, max_len, D).
 
     Positions ``0 .. length-1`` are filled; a forward pass over T tokens writes
     positions ``length .. length+T-1`` of every layer and then advances ``length``.
     """
 
-    def __init__(self, n_layers: int, n_kv_heads: int, head_dim: int, max_len: int) -> None:
-        shape = (n_layers, n_kv_heads, max_len, head_dim)  # (L, KV, max_len, D)
+    def __init__(self, n_layers: int, batch: int, n_kv_heads: int, head_dim: int, max_len: int) -> None:
+        shape = (n_layers, batch, n_kv_heads, max_len, head_dim)  # (L, B, KV, max_len, D)
         self.keys = np.zeros(shape, dtype=F32)
         self.values = np.zeros(shape, dtype=F32)
         self.length = 0  # S, how many positions are cached
 
     @property
     def max_len(self) -> int:
-        return self.keys.shape[2]
+        return self.keys.shape[3]
+
+    @property
+    def batch(self) -> int:
+        return self.keys.shape[1]
 
     def store(self, layer: int, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Write this step's k, v (KV, T, D) after the cached ones; return all of them, (KV, S+T, D) views."""
-        start, end = self.length, self.length + k.shape[1]
-        self.keys[layer, :, start:end] = k
-        self.values[layer, :, start:end] = v
-        return self.keys[layer, :, :end], self.values[layer, :, :end]
+        """Write this step's k, v (B, KV, T, D) after the cached ones; return all of them, (B, KV, S+T, D) views."""
+        start, end = self.length, self.length + k.shape[2]
+        self.keys[layer, :, :, start:end] = k
+        self.values[layer, :, :, start:end] = v
+        return self.keys[layer, :, :, :end], self.values[layer, :, :, :end]
+
+    def select(self, rows: np.ndarray) -> NumpyKVCache:
+        """A cache holding batch rows ``rows`` (B',) of this one (repeat, reorder or pick sequences)."""
+        rows = np.asarray(rows, dtype=np.intp)
+        out = object.__new__(NumpyKVCache)
+        out.keys, out.values, out.length = self.keys[:, rows], self.values[:, rows], self.length  # copies
+        return out
 # --8<-- [end:cache]
 
 
@@ -120,24 +135,26 @@ class LayerWeights:
 # --8<-- [start:block]
 def llama_block_np(x: np.ndarray, w: LayerWeights, c: Any, cos: np.ndarray, sin: np.ndarray,
                    mask: np.ndarray | None, cache: NumpyKVCache | None, layer: int) -> np.ndarray:
-    """One Llama block on x (T, C), as ``LlamaBlock``: x + attention(norm(x)), then x + SwiGLU(norm(x))."""
-    t, h, kv, d, eps = x.shape[0], c.n_heads, c.n_kv_heads, c.head_dim, float(c.norm_eps)
-    qkv = rms_norm_np(x, w.attn_norm, eps) @ w.qkv  # (T, (H + 2 KV) D)
-    q = qkv[:, : h * d].reshape(t, h, d).transpose(1, 0, 2)  # (H, T, D)
-    k = qkv[:, h * d : (h + kv) * d].reshape(t, kv, d).transpose(1, 0, 2)  # (KV, T, D)
-    v = qkv[:, (h + kv) * d :].reshape(t, kv, d).transpose(1, 0, 2)  # (KV, T, D)
+    """One Llama block on x (B, T, C), as ``LlamaBlock``: x + attention(norm(x)), then x + SwiGLU(norm(x))."""
+    b, t, _ = x.shape
+    h, kv, d, eps = c.n_heads, c.n_kv_heads, c.head_dim, float(c.norm_eps)
+    x = x.reshape(b * t, -1)  # (B T, C): every position a row, so each layer is one matrix product
+    qkv = rms_norm_np(x, w.attn_norm, eps) @ w.qkv  # (B T, (H + 2 KV) D)
+    q = qkv[:, : h * d].reshape(b, t, h, d).transpose(0, 2, 1, 3)  # (B, H, T, D)
+    k = qkv[:, h * d : (h + kv) * d].reshape(b, t, kv, d).transpose(0, 2, 1, 3)  # (B, KV, T, D)
+    v = qkv[:, (h + kv) * d :].reshape(b, t, kv, d).transpose(0, 2, 1, 3)  # (B, KV, T, D)
     q, k = apply_rope_np(q, cos, sin), apply_rope_np(k, cos, sin)  # position enters q and k only
     if cache is not None:
-        k, v = cache.store(layer, k, v)  # (KV, S, D): the cached positions and these
+        k, v = cache.store(layer, k, v)  # (B, KV, S, D): the cached positions and these
     # Query heads g*G .. g*G+G-1 share key/value head g (G = H / KV), as in GroupedQueryAttention.
-    y = grouped_attention_np(q.reshape(kv, h // kv, t, d), k, v, mask)  # (KV, G, T, D)
-    y = y.reshape(h, t, d).transpose(1, 0, 2).reshape(t, h * d)  # concatenate heads: (T, H D)
-    x = x + y @ w.o  # (T, C)
-    gate_up = rms_norm_np(x, w.ffn_norm, eps) @ w.gate_up  # (T, 2F)
-    gate, up = np.split(gate_up, 2, axis=-1)  # (T, F) each
+    y = grouped_attention_np(q.reshape(b, kv, h // kv, t, d), k, v, mask)  # (B, KV, G, T, D)
+    y = y.reshape(b, h, t, d).transpose(0, 2, 1, 3).reshape(b * t, h * d)  # concatenate heads: (B T, H D)
+    x = x + y @ w.o  # (B T, C)
+    gate_up = rms_norm_np(x, w.ffn_norm, eps) @ w.gate_up  # (B T, 2F)
+    gate, up = np.split(gate_up, 2, axis=-1)  # (B T, F) each
     with np.errstate(over="ignore"):  # exp(-gate) may overflow to inf for very negative gates: silu -> -0
         silu = gate / (F32(1.0) + np.exp(-gate))  # silu(x) = x sigmoid(x)
-    return x + (silu * up) @ w.down  # (T, C)
+    return (x + (silu * up) @ w.down).reshape(b, t, -1)  # (B, T, C)
 # --8<-- [end:block]
 
 
@@ -155,7 +172,7 @@ def _cat_t(*ps: Any) -> np.ndarray:
 
 
 class NumpyLlama:
-    """Token ids (T,) -> next-token logits (T, V), float32 NumPy; batch size 1."""
+    """Token ids (B, T) -> next-token logits (B, T, V), float32 NumPy: the ``Engine`` interface, as ``Llama``."""
 
     def __init__(self, config: Any, embed: np.ndarray, layers: list[LayerWeights], norm: np.ndarray,
                  output: np.ndarray) -> None:
@@ -186,61 +203,35 @@ class NumpyLlama:
         output = _cat_t(model.output.weight)  # (C, V); with tied embeddings model.output.weight is embed
         return cls(model.config, embed, layers, _np(model.norm.weight), output)
 
-    def new_cache(self, max_len: int | None = None) -> NumpyKVCache:
-        """An empty KV cache for up to ``max_len`` positions (default: the whole context)."""
+    def new_cache(self, batch: int = 1, max_len: int | None = None) -> NumpyKVCache:
+        """An empty KV cache for ``batch`` sequences of up to ``max_len`` positions (default: the whole context)."""
         c = self.config
-        max_len = c.context_length if max_len is None else max_len
-        if not 1 <= max_len <= c.context_length:
-            raise ValueError(f"max_len must be between 1 and the context length {c.context_length}, got {max_len}")
-        return NumpyKVCache(c.n_layers, c.n_kv_heads, c.head_dim, max_len)
+        max_len = check_new_cache(c, batch, max_len)
+        return NumpyKVCache(c.n_layers, batch, c.n_kv_heads, c.head_dim, max_len)
 
-    def _check(self, ids: list[int] | np.ndarray, start: int, cache: NumpyKVCache | None) -> np.ndarray:
-        ids = np.asarray(ids)
-        if ids.ndim != 1 or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
-            raise ValueError(f"ids must be a non-empty 1-D sequence of token ids, got shape {ids.shape} {ids.dtype}")
-        v = self.config.vocab_size
-        if ids.min() < 0 or ids.max() >= v:
-            bad = ids[(ids < 0) | (ids >= v)]
-            raise ValueError(f"token ids {bad[:5].tolist()} are outside the vocabulary 0..{v - 1}")
-        end = start + ids.size
-        if end > self.config.context_length:
-            raise ValueError(f"{end} tokens exceed the context length {self.config.context_length}")
-        if cache is not None and end > cache.max_len:
-            raise ValueError(f"{end} tokens do not fit the cache of {cache.max_len} positions; make a bigger one")
-        return ids
+    def forward(self, ids: Any, cache: NumpyKVCache | None = None, last_only: bool = False,
+                want_hidden: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Logits (B, T, V) float32 for token ids (B, T), after the ``cache.length`` cached ones.
 
-    def forward(self, ids: list[int] | np.ndarray, cache: NumpyKVCache | None = None,
-                last_only: bool = False) -> np.ndarray:
-        """Logits (T, V) float32 for token ids (T,), after the ``cache.length`` cached ones.
-
-        ``last_only`` returns only the last position's row, (1, V): all that generation needs,
+        ``last_only`` returns only the last position's row, (B, 1, V): all that generation needs,
         and it spares the output layer, a fifth of the weights, T - 1 rows of work.
+        ``want_hidden`` also returns the final norm's output (B, T, C).
         """
+        ids = check_ids(ids, self.config, cache)
+        t = ids.shape[1]
         start = cache.length if cache is not None else 0
-        ids = self._check(ids, start, cache)
-        t = ids.size
-        x = self.embed[ids]  # (T, C)
+        x = self.embed[ids]  # (B, T, C)
         cos, sin = self.cos[start : start + t], self.sin[start : start + t]  # (T, D/2): positions start..start+T-1
         s = start + t  # keys and values: the cached ones and these
         mask = np.tri(t, s, k=start, dtype=bool) if t > 1 else None  # (T, S): query i sees keys up to start+i
         for i, w in enumerate(self.layers):
-            x = llama_block_np(x, w, self.config, cos, sin, mask, cache, i)  # (T, C)
+            x = llama_block_np(x, w, self.config, cos, sin, mask, cache, i)  # (B, T, C)
         if cache is not None:
             cache.length = s
-        x = rms_norm_np(x[-1:] if last_only else x, self.norm, self.eps)  # (T, C)
-        logits = x @ self.output  # (T, V)
+        hidden = rms_norm_np(x, self.norm, self.eps) if want_hidden else None  # (B, T, C)
+        if last_only:
+            x = x[:, -1:]  # (B, 1, C)
+        x = hidden[:, -x.shape[1]:] if hidden is not None else rms_norm_np(x, self.norm, self.eps)
+        logits = (x.reshape(-1, x.shape[-1]) @ self.output).reshape(*x.shape[:2], -1)  # (B, T or 1, V)
         assert logits.dtype == F32, logits.dtype  # a float64 here would mean a silent 10x slowdown
-        return logits
-
-    def generate(self, ids: Sequence[int], max_new_tokens: int, stop: int | None = None) -> list[int]:
-        """Greedy decoding with the KV cache, as ``Llama.generate``: the new token ids."""
-        cache = self.new_cache(min(len(ids) + max_new_tokens, self.config.context_length))
-        logits = self.forward(ids, cache, last_only=True)  # prefill
-        out: list[int] = []
-        for _ in range(max_new_tokens):
-            nxt = int(logits[-1].argmax())
-            out.append(nxt)
-            if nxt == stop or len(out) == max_new_tokens:
-                break
-            logits = self.forward([nxt], cache)  # one token, reusing the cache
-        return out
+        return (logits, hidden) if want_hidden else logits

@@ -14,15 +14,17 @@ does:
 5. min-p: keep tokens whose probability is at least $p_{min}$ times the top one's.
 
 Each function takes logits of shape (..., V) and returns new logits of that shape;
-a filtered token gets $-\\infty$. The tests check every one against ``transformers``'
-logits processors on the real model's logits.
+a filtered token gets $-\\infty$. Their parameters are checked once, by
+``SamplingParams`` (``llmbook.inference.strategies``), before generation starts. The
+tests check every one against ``transformers``' logits processors on the real
+model's logits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
+
+from llmbook.inference.strategies import SamplingParams
 
 NEG_INF = float("-inf")
 
@@ -30,8 +32,6 @@ NEG_INF = float("-inf")
 # --8<-- [start:temperature]
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """$z_i / T$: temperature below 1 sharpens the distribution, above 1 flattens it."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
     return logits / temperature
 # --8<-- [end:temperature]
 
@@ -39,8 +39,6 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 # --8<-- [start:top_k]
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the k highest logits (and any tied with the k-th), set the rest to -inf."""
-    if k < 1:
-        raise ValueError(f"top_k must be >= 1, got {k}")
     k = min(k, logits.shape[-1])
     kth = torch.topk(logits, k).values[..., -1:]  # (..., 1) the k-th highest logit
     return logits.masked_fill(logits < kth, NEG_INF)
@@ -55,8 +53,6 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     probability up to and including it is at most $1 - p$; the most likely token is
     always kept.
     """
-    if not 0 < p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {p}")
     sorted_logits, order = torch.sort(logits, descending=False)
     cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
     drop_sorted = cumulative <= 1 - p
@@ -69,8 +65,6 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
 # --8<-- [start:min_p]
 def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     """Keep tokens with $p_i \\ge p_{min} \\cdot \\max_j p_j$: the cut-off scales with the model's confidence."""
-    if not 0 <= min_p <= 1:
-        raise ValueError(f"min_p must be in [0, 1], got {min_p}")
     probs = logits.softmax(dim=-1)
     drop = probs < min_p * probs.amax(dim=-1, keepdim=True)
     return logits.masked_fill(drop, NEG_INF)  # the top token has p >= min_p * p, so it always stays
@@ -84,8 +78,6 @@ def repetition_penalty(logits: torch.Tensor, previous: torch.Tensor, penalty: fl
     A positive logit is divided by the penalty, a negative one multiplied by it
     (CTRL, Keskar et al. 2019), so either way the token loses ground; 1 changes nothing.
     """
-    if not penalty > 0:
-        raise ValueError(f"repetition_penalty must be > 0, got {penalty}")
     if previous.numel() == 0:
         return logits
     seen = logits.gather(-1, previous)  # (..., S)
@@ -95,32 +87,6 @@ def repetition_penalty(logits: torch.Tensor, previous: torch.Tensor, penalty: fl
 
 
 # --8<-- [start:params]
-@dataclass(frozen=True)
-class SamplingParams:
-    """Which processors to apply; None (or 1.0 for temperature and penalty) means off."""
-
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-    min_p: float | None = None
-    repetition_penalty: float | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)):
-            raise ValueError(f"temperature must be a number, got {self.temperature!r}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature} (use strategy='greedy' for T -> 0)")
-        if self.top_k is not None and (isinstance(self.top_k, bool) or not isinstance(self.top_k, int)
-                                       or self.top_k < 1):
-            raise ValueError(f"top_k must be an integer >= 1, got {self.top_k!r}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.min_p is not None and not 0 <= self.min_p <= 1:
-            raise ValueError(f"min_p must be in [0, 1], got {self.min_p}")
-        if self.repetition_penalty is not None and not self.repetition_penalty > 0:
-            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
-
-
 def process_logits(logits: torch.Tensor, params: SamplingParams, previous: torch.Tensor | None = None) -> torch.Tensor:
     """Apply the processors of ``params`` in transformers' order: penalty, temperature, top-k, top-p, min-p."""
     if params.repetition_penalty not in (None, 1.0) and previous is not None:

@@ -21,6 +21,7 @@ from llmbook.inference.chat import chatml_ids
 from llmbook.layers.embedding import TokenEmbedding
 from llmbook.models.config import LlamaConfig, check_tokenizer_metadata
 from llmbook.models.gguf import GGUFError, GGUFFile, read_gguf
+from llmbook.inference.engine import check_ids, check_new_cache
 from llmbook.inference.kv_cache import KVCache
 from llmbook.tokenizer.gguf_tokenizer import GGUFTokenizer
 from llmbook.models.registry import model_path
@@ -48,38 +49,33 @@ class Llama(nn.Module):
         self.chat_template: str | None = None
         self.eos_token_id: int | None = None  # from the file's metadata; generation stops there
 
-    def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        if ids.ndim != 2:
-            raise ValueError(f"ids must have shape (batch, tokens), got {tuple(ids.shape)}")
+    def new_cache(self, batch: int = 1, max_len: int | None = None) -> KVCache:
+        """An empty KV cache for ``batch`` sequences of up to ``max_len`` positions (default: the context)."""
+        return KVCache(self.config.n_layers, batch, check_new_cache(self.config, batch, max_len))
+
+    def forward(self, ids: torch.Tensor, cache: KVCache | None = None, last_only: bool = False,
+                want_hidden: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, T, V) of ids (B, T); (B, 1, V) for the last position only with ``last_only``
+        (all that generation needs: the output layer, a fifth of the weights, then runs on one row);
+        with ``want_hidden``, also the final norm's output (B, T, C)."""
+        check_ids(ids, self.config, cache)
+        ids = torch.as_tensor(ids)
         start = cache.length if cache is not None else 0  # position of the first of these tokens
         t = ids.shape[1]
-        if start + t > self.config.context_length:
-            raise ValueError(f"{start + t} tokens exceed the context length {self.config.context_length}")
         x = self.embed(ids)  # (B, T, C)
         cos, sin = rope_angles(torch.arange(start, start + t), self.config.head_dim, self.config.rope_base)
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, cache, layer=i)  # (B, T, C)
-        return self.output(self.norm(x))  # (B, T, V)
+        if want_hidden:
+            x = self.norm(x)  # (B, T, C)
+            return self.output(x[:, -1:] if last_only else x), x
+        return self.output(self.norm(x[:, -1:] if last_only else x))  # (B, T or 1, V)
 # --8<-- [end:model]
 
     def encode_chat(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> list[int]:
         """Token ids of a conversation in the model's chat format (ChatML for SmolLM2)."""
         assert self.tokenizer is not None
         return chatml_ids(self.tokenizer, messages, add_generation_prompt)  # control tokens only from the template
-
-    @torch.inference_mode()
-    def generate(self, ids: list[int], max_new_tokens: int, stop: int | None = None) -> list[int]:
-        """Greedy decoding with a KV cache: the new token ids (up to ``max_new_tokens``, ending at ``stop``)."""
-        cache = KVCache(self.config.n_layers)
-        logits = self(torch.tensor([ids]), cache)  # the prompt in one pass (prefill)
-        out: list[int] = []
-        for _ in range(max_new_tokens):
-            nxt = int(logits[0, -1].argmax())
-            out.append(nxt)
-            if nxt == stop:
-                break
-            logits = self(torch.tensor([[nxt]]), cache)  # one token at a time, reusing the cache
-        return out
 
 
 # --8<-- [start:names]
