@@ -4,6 +4,8 @@
   several steps, the time per iteration of the book's loop against a plain PyTorch loop
 - training/loss_curve.svg and training/loss_caption.txt: the curve, beside the committed record
   of a longer run (examples/records/training/) when there is one
+- training/samples.txt (Markdown for the page) and training/curve.json (the loss-curve widget):
+  the samples at each evaluation, of this run and of the record
 
 ``LLMBOOK_TRAIN_STEPS`` sets the number of steps: 1000 by default, about two minutes of one CPU
 core here; nanoGPT's CPU recipe runs 2000, which the committed record does
@@ -158,7 +160,20 @@ def draw(run: dict, longer: dict | None) -> None:
                     f"reaching {longer['val'][-1][2]:.2f}.")
     generated_path("training/loss_caption.txt").write_text(caption + "\n", encoding="utf-8")
     generated_path("training/samples.txt").write_text(samples_markdown(runs), encoding="utf-8")
+    write_json("training/curve.json", curve_widget_data(runs))
     print(caption)
+
+
+def curve_widget_data(runs: list[tuple[str, dict]]) -> dict:
+    """What the loss-curve widget draws: per run, validation points, the smoothed train curve
+    (every 10th step) and the samples, with loss against characters seen."""
+    out = []
+    for name, r in runs:
+        smoothed = smooth([t[2] for t in r["train"]])
+        out.append({"name": name, "steps": r["steps"], "date": r["environment"]["date"][:10],
+                    "train": [[t[1], round(v, 4)] for t, v in zip(r["train"], smoothed)][9::10],
+                    "val": r["val"], "samples": r["samples"]})
+    return {"uniform_loss": runs[0][1]["uniform_loss"], "vocab_size": runs[0][1]["vocab_size"], "prompt": PROMPT, "runs": out}
 
 
 def samples_markdown(runs: list[tuple[str, dict]]) -> str:
