@@ -27,7 +27,7 @@ from llmbook.training.tiny_llama import tiny_llama
 CONTEXT, BATCH, TEXT_CHARS = 32, 8, 50_000  # a small, quick setting: this checks equality, not quality
 
 
-def setup(seed: int) -> tuple[nn.Module, RandomWindows]:
+def _setup(seed: int) -> tuple[nn.Module, RandomWindows]:
     """The same tiny model and batch stream in every process (same seeds)."""
     text = pydoc_topics_text()[:TEXT_CHARS]
     tok = CharTokenizer(text)
@@ -38,7 +38,7 @@ def setup(seed: int) -> tuple[nn.Module, RandomWindows]:
 # --8<-- [start:accumulate]
 def accumulated_steps(steps: int, world_size: int, seed: int = 0, lr: float = 1e-2) -> nn.Module:
     """One process doing what ``world_size`` DDP processes do: a backward per slice, loss / world_size."""
-    model, batches = setup(seed)
+    model, batches = _setup(seed)
     opt = AdamW(model.parameters(), lr=lr)
     for _ in range(steps):
         opt.zero_grad(set_to_none=True)
@@ -53,7 +53,7 @@ def accumulated_steps(steps: int, world_size: int, seed: int = 0, lr: float = 1e
 def ddp_steps(steps: int, seed: int = 0, lr: float = 1e-2, fsdp: bool = False) -> dict[str, torch.Tensor]:
     """Run inside torchrun: each rank trains on its slice; returns the full weights (on every rank)."""
     rank, world = dist.get_rank(), dist.get_world_size()
-    model, batches = setup(seed)
+    model, batches = _setup(seed)
     if fsdp:
         from torch.distributed.device_mesh import init_device_mesh
         from torch.distributed.fsdp import fully_shard
