@@ -115,3 +115,10 @@ def test_train_config_rejects_bad_values() -> None:
     _, model, train, _ = _setup()
     with pytest.raises(ValueError, match="val is empty"):
         fit(model, train, [], TrainConfig(steps=2, warmup=0, eval_every=1), progress=False)
+
+
+def test_progress_bar_shows_loss_and_tokens_per_second(capsys: pytest.CaptureFixture[str]) -> None:
+    _, model, train, val = _setup()
+    fit(model, train, val, TrainConfig(steps=3, warmup=1, eval_every=0), progress=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "loss=" in err and "tok_s=" in err and "<" in err  # [elapsed<time left]
