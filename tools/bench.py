@@ -92,3 +92,35 @@ def latest_record(name: str) -> dict[str, Any] | None:
     if not records:
         return None
     return max(records, key=lambda r: r["environment"]["date"])
+
+
+def matmul_rate(n: int, dtype: torch.dtype = torch.float32, threads: int | None = None, repeats: int = 3,
+                device: str = "cpu") -> dict[str, float]:
+    """FLOP/s of an (n, n) @ (n, n) torch matmul in ``dtype`` (best and median of ``repeats``), 2n^3 FLOPs."""
+    old = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        a = torch.randn(n, n, device=device).to(dtype)
+        b = torch.randn(n, n, device=device).to(dtype)
+        t = time_call(lambda: a @ b, repeats=repeats, warmup=1, sync=device.startswith("cuda"))
+    finally:
+        torch.set_num_threads(old)
+    flops = 2.0 * n**3
+    return {"best": flops / t["best"], "median": flops / t["median"]}
+
+
+def triad_bandwidth(n: int = 1 << 24, threads: int | None = None, repeats: int = 5,
+                    device: str = "cpu") -> dict[str, float]:
+    """Bytes/s of the STREAM triad a = b + s·c on float32 vectors of ``n`` (12n bytes counted: read b, c, write a)."""
+    old = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        a, b, c = (torch.rand(n, device=device) for _ in range(3))
+        t = time_call(lambda: torch.add(b, c, alpha=3.0, out=a), repeats=repeats, warmup=1,
+                      sync=device.startswith("cuda"))
+    finally:
+        torch.set_num_threads(old)
+    moved = 12.0 * n
+    return {"best": moved / t["best"], "median": moved / t["median"]}
