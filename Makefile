@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: serve site examples test test-full test-fast browser-deps clean help
+.PHONY: serve site examples test test-full test-fast browser-deps clean help gpu-records
 
 help:
 	@echo "make serve      build everything and serve the book at http://127.0.0.1:8000"
@@ -18,6 +18,7 @@ help:
 	@echo "make test       run every test (unit, reference, doc blocks, browser)"
 	@echo "make test-full  the same, with slow exhaustive checks over everything"
 	@echo "make examples   (re)run the example scripts that make figures and widget data"
+	@echo "make gpu-records  on a machine with CUDA: run the GPU benchmarks (< 5 min), write records to commit"
 
 # The pinned environment: one lock file with the whole dependency closure.
 $(STAMP): requirements.lock pyproject.toml
@@ -48,6 +49,11 @@ test: examples browser-deps
 
 test-full: examples browser-deps
 	LLMBOOK_SLOW=full $(PY) -m pytest
+
+# GPU benchmarks are recorded, not run by the build: examples/records/hardware_gpu/*.json, replayed by
+# examples/hardware_roofline.py. Without CUDA this prints one line and does nothing.
+gpu-records: $(STAMP)
+	PYTHONPATH=. $(PY) examples/bench_hardware_gpu.py --record
 
 clean:
 	rm -rf site docs/generated .cache test-artifacts

@@ -1,0 +1,65 @@
+"""`make gpu-records`: without CUDA one line and exit 0; a record, once saved, is what the build shows."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tools.bench as bench
+import tools.export as export
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "examples" / "bench_hardware_gpu.py"
+
+
+def load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_makefile_target_runs_the_script():
+    out = subprocess.run(["make", "-n", "gpu-records"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "examples/bench_hardware_gpu.py --record" in out.stdout
+
+
+@pytest.mark.parametrize("args,expected", [(["--record"], "no CUDA device here"), ([], "make gpu-records")])
+def test_without_cuda_one_line_and_exit_0(args, expected):
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(ROOT))
+    before = sorted((ROOT / "examples" / "records").rglob("*.json"))
+    out = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 1 and expected in lines[0], out.stdout
+    assert sorted((ROOT / "examples" / "records").rglob("*.json")) == before  # nothing written
+
+
+def test_device_names_map_to_the_table():
+    gpu = load(SCRIPT)
+    assert gpu.device_gpu("NVIDIA H100 80GB HBM3").name == "H100 SXM"
+    assert gpu.device_gpu("NVIDIA H200").name == "H200 SXM"
+    assert gpu.device_gpu("NVIDIA GeForce RTX 4090") is None
+
+
+def test_the_build_replays_the_newest_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "RECORDS", tmp_path / "records")
+    monkeypatch.setattr(export, "GENERATED", tmp_path / "generated")
+    roofline = load(ROOT / "examples" / "hardware_roofline.py")
+    assert roofline.gpu_record_caption() is None
+    text = (tmp_path / "generated" / "hardware" / "gpu_record_caption.txt").read_text()
+    assert text.startswith("No GPU record yet")
+    results = {"matmul_bf16": {"best_tflops": 801.0, "best_n": 8192, "fraction_of_dense_peak": 0.81},
+               "attention": {"rows": [{"t": 8192, "naive_ms": 30.0, "sdpa_ms": 3.0}]},
+               "smollm2": {"engine": "transformers (bfloat16)", "prefill_tokens_per_s": 50000.0,
+                           "decode_tokens_per_s": 120.0}}
+    bench.save_record("hardware_gpu", results, "cpu")
+    assert roofline.gpu_record_caption()["results"] == results
+    text = (tmp_path / "generated" / "hardware" / "gpu_record_caption.txt").read_text()
+    assert "801 TFLOP/s at n = 8192, 81% of the dense peak" in text
+    assert "SDPA 10.0× faster than naive" in text and "decode 120 tokens/s" in text
