@@ -138,14 +138,19 @@ def _text(arg: str) -> str:
 
 
 def _generate(args: argparse.Namespace, fail: Any) -> int:
+    from llmbook.models.config import LlamaConfig
+    from llmbook.models.gguf import read_gguf
+    from llmbook.models.registry import model_path
+
     params = {k: getattr(args, k) for k in strategy_options() if hasattr(args, k)}  # only those given
     try:  # before the model loads: mistakes fail fast
-        strategy_params(args.strategy, **params)
+        p = strategy_params(args.strategy, **params)
         check_seed(args.seed)
         if args.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be an integer >= 1, got {args.max_new_tokens}")
         if args.threads is not None and args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        p.check_model(LlamaConfig.from_gguf(read_gguf(model_path(args.model))).vocab_size)  # the file's metadata
         prompt = _text(args.prompt)
     except ValueError as e:
         fail(_as_options(str(e)))

@@ -149,6 +149,17 @@ def _never_loads(*args: Any) -> None:
      "--num-beams must be an integer between 1 and 24576 (half the vocabulary of 49152"),
     (["generate", "hi", "--strategy", "contrastive", "--top-k", "100000", "--max-new-tokens", "2"],
      "--top-k must be an integer between 1 and 49152 (the vocabulary size), got 100000"),
+])
+def test_limits_from_the_vocabulary_are_checked_before_the_model_loads(args: list[str], message: str, capsys: Any,
+                                                                       monkeypatch: Any) -> None:
+    """The vocabulary size comes from the file's metadata, without loading the weights."""
+    import llmbook.models.llama
+
+    monkeypatch.setattr(llmbook.models.llama, "load_model", _never_loads)
+    assert_one_line_error([*args, "--threads", "1"], message, capsys, seconds=20)
+
+
+@pytest.mark.parametrize("args,message", [
     (["generate", "hi " * 8000, "--max-new-tokens", "500"], "exceeds the model's context length of 8192"),
     (["generate", "x", "--model", "gpt-5"], "unknown model 'gpt-5'"),
     (["tokenize", "a\x04b"], "cannot tokenize the text: the vocabulary has no token for the byte b'\\x04'"),

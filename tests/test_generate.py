@@ -75,7 +75,7 @@ def real_logits(ours: Llama) -> list[tuple[list[int], torch.Tensor]]:
 def assert_same_filtered(got: torch.Tensor, expected: torch.Tensor, what: str) -> None:
     kept = torch.isfinite(expected)
     assert torch.equal(torch.isfinite(got), kept), f"{what}: different tokens kept"
-    assert 1 <= int(kept.sum()) <= got.shape[-1]
+    assert int(kept.sum()) >= 1  # a filter never removes every token
     torch.testing.assert_close(got[kept], expected[kept], rtol=0, atol=1e-6, msg=what)
     torch.testing.assert_close(got.softmax(-1), expected.softmax(-1), rtol=0, atol=1e-7, msg=what)
 
