@@ -138,6 +138,23 @@ def measure_decode(model) -> float:
     return DECODE_TOKENS / max(t_all - t_prompt, 1e-9)
 
 
+def measure_decode_torch(model) -> float:
+    """The same greedy loop on the torch model (one thread), through the same engine interface."""
+    torch.set_num_threads(1)
+    prompt = torch.tensor([model.tokenizer.encode("The capital of France is")])
+
+    def run() -> None:
+        cache = model.new_cache(1, prompt.shape[1] + DECODE_TOKENS + 1)
+        logits = model(prompt, cache, last_only=True)
+        for _ in range(DECODE_TOKENS):
+            logits = model(logits[:, -1:].argmax(-1), cache, last_only=True)
+
+    with torch.inference_mode():
+        t_prompt = time_call(lambda: model(prompt, model.new_cache(1, 16), last_only=True), repeats=3)["best"]
+        t_all = time_call(run, repeats=DECODE_REPS)["best"]
+    return DECODE_TOKENS / max(t_all - t_prompt, 1e-9)
+
+
 def measure_quantized(f) -> dict:
     torch.set_num_threads(1)
     rows = {}
@@ -259,10 +276,11 @@ def main() -> None:
     f = read_gguf(model_path("smollm2-135m-instruct"))
     file_bytes = sum(i.n_bytes for i in f.tensors.values() if len(i.shape) == 2)  # matrices; the output is tied
     tps = measure_decode(model)
+    tps_torch = measure_decode_torch(model)
     bound32 = decode_bound(c, bw)
     bound_matvec = decode_bound(c, cpu["matvec_bytes_per_s"])
     bound_file = bw / file_bytes
-    decode = {"numpy_engine_tokens_per_s": tps, "bound_float32_triad": bound32,
+    decode = {"numpy_engine_tokens_per_s": tps, "torch_engine_tokens_per_s": tps_torch, "bound_float32_triad": bound32,
               "bound_float32_matvec": bound_matvec, "bound_file_bytes": bound_file,
               "weight_bytes_float32": weight_bytes_per_token(c), "file_matrix_bytes": file_bytes}
     have = [k for k, v in cpu["features"].items() if v]
@@ -278,7 +296,7 @@ def main() -> None:
         f"Decode bound on this machine, 1 thread: {weight_bytes_per_token(c) / 1e6:.0f} MB of float32 weights per "
         f"token ÷ {bw / 1e9:.1f} GB/s (triad) = {bound32:.0f} tokens/s; at the bandwidth a matrix-vector product "
         f"reached, {bound_matvec:.0f}. The book's NumPy engine measured {tps:.1f} tokens/s "
-        f"({tps / bound_matvec:.0%} of that bound). Reading the file's own {file_bytes / 1e6:.0f} MB of "
+        f"({tps / bound_matvec:.0%} of that bound), the torch model {tps_torch:.1f} ({tps_torch / bound_matvec:.0%}). Reading the file's own {file_bytes / 1e6:.0f} MB of "
         f"quantised matrices instead would allow {bound_file:.0f} tokens/s."))
 
     quant = measure_quantized(f)

@@ -50,6 +50,7 @@ def test_device_names_map_to_the_table():
 def test_the_build_replays_the_newest_record(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "RECORDS", tmp_path / "records")
     monkeypatch.setattr(export, "GENERATED", tmp_path / "generated")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # the example sets it on import; restored after the test
     roofline = load(ROOT / "examples" / "hardware_roofline.py")
     assert roofline.gpu_record_caption() is None
     text = (tmp_path / "generated" / "hardware" / "gpu_record_caption.txt").read_text()

@@ -61,8 +61,10 @@ def test_bad_input_is_named():
         attainable(math.nan, 1.0, 1.0)
     with pytest.raises(ValueError, match="m must be an integer"):
         matmul_op("x", 0, 1, 1)
-    with pytest.raises(ValueError, match="context"):
+    with pytest.raises(ValueError, match="context must be an integer >= 0"):
         llama_ops(type("C", (), {})(), 1, -1)
+    with pytest.raises(ValueError, match="tokens must be an integer >= 1"):
+        llama_ops(type("C", (), {})(), 0)
 
 
 def test_cpu_flags(tmp_path):

@@ -86,8 +86,10 @@ def llama_ops(config: Any, tokens: int, context: int | None = None, weight_bytes
     """
     c = config
     context = 0 if context is None else context
-    if context < 0:
-        raise ValueError(f"context must be >= 0, got {context}")
+    if not (isinstance(tokens, int) and tokens >= 1):
+        raise ValueError(f"tokens must be an integer >= 1, got {tokens!r}")
+    if not (isinstance(context, int) and context >= 0):
+        raise ValueError(f"context must be an integer >= 0, got {context!r}")
     qkv_out = c.dim + 2 * c.kv_dim
     proj = [matmul_op("qkv", tokens, c.dim, qkv_out, weight_bytes), matmul_op("o", tokens, c.dim, c.dim, weight_bytes)]
     ffn = [matmul_op("gate_up", tokens, c.dim, 2 * c.ffn_dim, weight_bytes),
