@@ -4,5 +4,6 @@
 :mod:`~.grouped_query_attention` (GQA with rotary positions), :mod:`~.positions`
 (sinusoidal, learned, RoPE), :mod:`~.norms` (LayerNorm, RMSNorm),
 :mod:`~.feed_forward` (MLP and SwiGLU), :mod:`~.embedding` (the token lookup table),
-:mod:`~.blocks` (encoder, GPT-2 and Llama blocks).
+:mod:`~.blocks` (encoder, GPT-2 and Llama blocks), :mod:`~.keras_encoder` (the encoder layer
+in Keras 3, on its PyTorch backend).
 """
