@@ -44,13 +44,25 @@ def device_gpu(name: str) -> Any:
     return None
 
 
-def bench_matmul() -> dict[str, Any]:
+def _reset_peak(device: str) -> int:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        return torch.cuda.memory_allocated()
+    return 0
+
+
+def _peak_mib(device: str, base: int) -> float | None:
+    return (torch.cuda.max_memory_allocated() - base) / 2**20 if device.startswith("cuda") else None
+
+
+def bench_matmul(device: str = "cuda", sizes: tuple[int, ...] = N_SIZES) -> dict[str, Any]:
     from tools.bench import matmul_rate
 
-    rows = {str(n): matmul_rate(n, torch.bfloat16, repeats=10, device="cuda")["best"] / 1e12 for n in N_SIZES}
+    rows = {str(n): matmul_rate(n, torch.bfloat16, repeats=10, device=device)["best"] / 1e12 for n in sizes}
     best_n = max(rows, key=rows.get)
     out: dict[str, Any] = {"tflops_by_n": rows, "best_tflops": rows[best_n], "best_n": int(best_n)}
-    g = device_gpu(torch.cuda.get_device_name())
+    g = device_gpu(torch.cuda.get_device_name()) if device.startswith("cuda") else None
     if g is not None:
         out["table_entry"] = g.name
         out["dense_peak_tflops"] = g.dense("bf16_tflops")
@@ -58,23 +70,22 @@ def bench_matmul() -> dict[str, Any]:
     return out
 
 
-def bench_attention() -> dict[str, Any]:
+def bench_attention(device: str = "cuda", lengths: tuple[int, ...] = ATTN_LENGTHS) -> dict[str, Any]:
     import torch.nn.functional as F
 
     from llmbook.layers.attention import scaled_dot_product_attention
     from tools.bench import time_call
 
     rows = []
-    for t in ATTN_LENGTHS:
-        q, k, v = (torch.randn(1, HEADS, t, HEAD_DIM, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    sync = device.startswith("cuda")
+    for t in lengths:
+        q, k, v = (torch.randn(1, HEADS, t, HEAD_DIM, device=device, dtype=torch.bfloat16) for _ in range(3))
         row: dict[str, Any] = {"t": t}
         for name, fn in (("naive", lambda: scaled_dot_product_attention(q, k, v, is_causal=True)),
                          ("sdpa", lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))):
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-            row[f"{name}_ms"] = time_call(fn, repeats=10, warmup=2, sync=True)["best"] * 1e3
-            row[f"{name}_peak_mib"] = (torch.cuda.max_memory_allocated() - base) / 2**20
+            base = _reset_peak(device)
+            row[f"{name}_ms"] = time_call(fn, repeats=10, warmup=2, sync=sync)["best"] * 1e3
+            row[f"{name}_peak_mib"] = _peak_mib(device, base)
         got = F.scaled_dot_product_attention(q, k, v, is_causal=True).float()
         want = scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=True)
         row["max_abs_diff_vs_float32"] = (got - want).abs().max().item()
@@ -83,49 +94,52 @@ def bench_attention() -> dict[str, Any]:
     return {"heads": HEADS, "head_dim": HEAD_DIM, "dtype": "bfloat16", "rows": rows}
 
 
-def bench_smollm2() -> dict[str, Any]:
+def bench_smollm2(device: str = "cuda", prefill_tokens: int = PREFILL_TOKENS,
+                  decode_tokens: int = DECODE_TOKENS, dtype: torch.dtype = torch.bfloat16) -> dict[str, Any]:
     from tools.bench import time_call
 
-    ids = torch.randint(0, 49152, (1, PREFILL_TOKENS), device="cuda")
+    sync = device.startswith("cuda")
+    base = _reset_peak(device)
+    ids = torch.randint(0, 49152, (1, prefill_tokens), device=device)
     errors = {}
     try:  # the book's model, if its code runs on the GPU
         from llmbook.models.llama import load_model
 
-        model = load_model("smollm2-135m-instruct").to("cuda", torch.bfloat16).eval()
+        model = load_model("smollm2-135m-instruct").to(device, dtype).eval()
 
         def prefill() -> Any:
             return model(ids, last_only=True)
 
         def decode() -> None:
-            cache = model.new_cache(1, 16 + DECODE_TOKENS)
+            cache = model.new_cache(1, 16 + decode_tokens)
             logits = model(ids[:, :16], cache, last_only=True)
-            for _ in range(DECODE_TOKENS):
+            for _ in range(decode_tokens):
                 logits = model(logits[:, -1:].argmax(-1), cache, last_only=True)
 
-        engine = "llmbook (torch, bfloat16)"
+        engine = f"llmbook (torch, {str(dtype).removeprefix('torch.')})"
         with torch.inference_mode():
             prefill()
     except Exception as e:  # noqa: BLE001 - recorded, and the reference library measured instead
         errors["llmbook"] = f"{type(e).__name__}: {e}"
         from llmbook.models.registry import reference_model
 
-        model = reference_model("smollm2-135m-instruct").to("cuda", torch.bfloat16).eval()
+        model = reference_model("smollm2-135m-instruct").to(device, dtype).eval()
 
         def prefill() -> Any:
             return model(ids, use_cache=False, logits_to_keep=1)
 
         def decode() -> None:
-            model.generate(ids[:, :16], max_new_tokens=DECODE_TOKENS, min_new_tokens=DECODE_TOKENS,
+            model.generate(ids[:, :16], max_new_tokens=decode_tokens, min_new_tokens=decode_tokens,
                            do_sample=False, eos_token_id=None, pad_token_id=2)
 
-        engine = "transformers (bfloat16)"
+        engine = f"transformers ({str(dtype).removeprefix('torch.')})"
     with torch.inference_mode():
-        t_prefill = time_call(prefill, repeats=10, warmup=2, sync=True)["best"]
-        t_decode = time_call(decode, repeats=3, warmup=1, sync=True)["best"]
-    return {"engine": engine, "prefill_tokens": PREFILL_TOKENS,
-            "prefill_tokens_per_s": PREFILL_TOKENS / t_prefill,
-            "decode_tokens": DECODE_TOKENS, "decode_tokens_per_s": DECODE_TOKENS / t_decode,
-            "peak_mib": torch.cuda.max_memory_allocated() / 2**20, "errors": errors}
+        t_prefill = time_call(prefill, repeats=10, warmup=2, sync=sync)["best"]
+        t_decode = time_call(decode, repeats=3, warmup=1, sync=sync)["best"]
+    return {"engine": engine, "prefill_tokens": prefill_tokens,
+            "prefill_tokens_per_s": prefill_tokens / t_prefill,
+            "decode_tokens": decode_tokens, "decode_tokens_per_s": decode_tokens / t_decode,
+            "peak_mib": _peak_mib(device, base), "errors": errors}
 
 
 def main(argv: list[str] | None = None) -> int:
