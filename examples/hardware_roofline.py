@@ -155,6 +155,22 @@ def measure_decode_torch(model) -> float:
     return DECODE_TOKENS / max(t_all - t_prompt, 1e-9)
 
 
+def measure_prefill_bf16(model, tokens: int = 512) -> dict:
+    """Prefill (compute-bound) of the torch model in float32 and under bfloat16 autocast, one thread."""
+    torch.set_num_threads(1)
+    ids = torch.randint(0, model.config.vocab_size, (1, tokens), generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        ref = model(ids, last_only=True)
+        t32 = time_call(lambda: model(ids, last_only=True), repeats=2)["best"]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(ids, last_only=True).float()
+            t16 = time_call(lambda: model(ids, last_only=True), repeats=2)["best"]
+    out = {"tokens": tokens, "float32_s": t32, "bfloat16_s": t16, "speedup": t32 / t16,
+           "max_logit_diff": (low - ref).abs().max().item(), "same_top_token": bool(low.argmax() == ref.argmax())}
+    print(f"prefill {tokens} tokens: float32 {t32:.2f} s, bfloat16 autocast {t16:.2f} s ({t32 / t16:.2f}x)", flush=True)
+    return out
+
+
 def measure_quantized(f) -> dict:
     torch.set_num_threads(1)
     rows = {}
@@ -299,6 +315,12 @@ def main() -> None:
         f"({tps / bound_matvec:.0%} of that bound), the torch model {tps_torch:.1f} ({tps_torch / bound_matvec:.0%}). Reading the file's own {file_bytes / 1e6:.0f} MB of "
         f"quantised matrices instead would allow {bound_file:.0f} tokens/s."))
 
+    pre = measure_prefill_bf16(model)
+    caption("prefill", (
+        f"Prefill of {pre['tokens']} tokens by the book's torch model, one thread: float32 {pre['float32_s']:.2f} s, "
+        f"under bfloat16 autocast {pre['bfloat16_s']:.2f} s ({pre['speedup']:.2f}× faster); largest logit "
+        f"difference {pre['max_logit_diff']:.2f}, same top token: {'yes' if pre['same_top_token'] else 'no'}."))
+    decode["prefill_bf16"] = pre
     quant = measure_quantized(f)
     big = quant["output layer (49152 × 576)"]
     caption("quantized", (
