@@ -81,3 +81,12 @@ def test_bad_input_is_a_clear_error(model: Llama) -> None:
         model.tokenizer.decode([5, -3])
     with pytest.raises(KeyError, match="unknown model 'gpt-5'"):
         load_model("gpt-5")
+
+
+def test_runs_in_bfloat16() -> None:
+    """A bfloat16 copy rotates q and k in bfloat16 too (float32 RoPE tables would make attention mix dtypes)."""
+    model = load_model().to(torch.bfloat16)
+    with torch.inference_mode():
+        logits = model(torch.tensor([[504, 3575, 282, 4649, 314]]))[0, -1]  # "The capital of France is"
+    assert logits.dtype == torch.bfloat16
+    assert model.tokenizer.token_text(int(logits.argmax())) == " Paris"

@@ -49,7 +49,7 @@ class Engine(Protocol):
 
 def check_ids(ids: Any, config: Any, cache: Cache | None) -> np.ndarray:
     """``ids`` as a (B, T) integer array, or a ValueError naming what is wrong with them."""
-    a = np.asarray(ids)
+    a = np.asarray(ids.detach().cpu() if hasattr(ids, "detach") else ids)  # ids live on the CPU or a GPU
     if a.ndim != 2 or a.size == 0:
         raise ValueError(f"ids must have shape (batch, tokens), got {a.shape}")
     if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):

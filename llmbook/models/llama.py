@@ -63,7 +63,9 @@ class Llama(nn.Module):
         start = cache.length if cache is not None else 0  # position of the first of these tokens
         t = ids.shape[1]
         x = self.embed(ids)  # (B, T, C)
-        cos, sin = rope_angles(torch.arange(start, start + t), self.config.head_dim, self.config.rope_base)
+        cos, sin = rope_angles(torch.arange(start, start + t, device=x.device), self.config.head_dim,
+                               self.config.rope_base)  # (T, D/2) each, float32
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # a bfloat16 model rotates in bfloat16
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, cache, layer=i)  # (B, T, C)
         if want_hidden:
