@@ -45,3 +45,18 @@ def test_weights_are_float32_and_laid_out_for_x_at_w(engine: NumpyLlama, model: 
     for a in [engine.embed, engine.norm, engine.output, *vars(w).values()]:
         assert a.dtype == np.float32
     np.testing.assert_array_equal(engine.output.T, engine.embed)  # tied embeddings: one matrix, read both ways
+
+
+def test_rope_table_grows_to_the_positions_used(engine: NumpyLlama) -> None:
+    """The table starts at 4,096 positions (not the claimed context) and grows when a later position comes."""
+    from llmbook.inference.numpy_engine import rope_tables_np
+
+    c = engine.config
+    engine.cos, engine.sin = rope_tables_np(4096, c.head_dim, c.rope_base)
+    cache = engine.new_cache(1, 4200)
+    cache.length = 4150  # pretend 4,150 tokens are cached (zeros)
+    engine.forward(np.array([[504]]), cache, last_only=True)
+    assert 4151 <= len(engine.cos) <= c.context_length
+    full_cos, full_sin = rope_tables_np(len(engine.cos), c.head_dim, c.rope_base)
+    np.testing.assert_array_equal(engine.cos, full_cos)
+    np.testing.assert_array_equal(engine.sin, full_sin)

@@ -183,7 +183,9 @@ class NumpyLlama:
         self.norm = norm  # (C,)
         self.output = output  # (C, V): the output layer, transposed
         self.eps = float(c.norm_eps)
-        self.cos, self.sin = rope_tables_np(c.context_length, c.head_dim, c.rope_base)  # (context, D/2) each
+        # (n, D/2) each, for positions 0..n-1: grown on demand, so a file that claims a huge context
+        # costs memory only for the positions actually used
+        self.cos, self.sin = rope_tables_np(min(c.context_length, 4096), c.head_dim, c.rope_base)
 
     @classmethod
     def from_model(cls, model: Any) -> NumpyLlama:
@@ -221,6 +223,9 @@ class NumpyLlama:
         t = ids.shape[1]
         start = cache.length if cache is not None else 0
         x = self.embed[ids]  # (B, T, C)
+        if start + t > len(self.cos):
+            n = min(max(2 * len(self.cos), start + t), self.config.context_length)
+            self.cos, self.sin = rope_tables_np(n, self.config.head_dim, self.config.rope_base)
         cos, sin = self.cos[start : start + t], self.sin[start : start + t]  # (T, D/2): positions start..start+T-1
         s = start + t  # keys and values: the cached ones and these
         mask = np.tri(t, s, k=start, dtype=bool) if t > 1 else None  # (T, S): query i sees keys up to start+i
