@@ -10,7 +10,7 @@ A step is what every training loop repeats: forward, cross-entropy loss, backwar
   device's dense BF16 peak from ``llmbook.hardware.gpus``. It writes
   ``examples/records/training/train_step/<date>-<device>.json`` (commit it).
 
-It writes ``training/train_step.md`` for the chapter: this build's CPU measurement and the
+It writes ``training/train_step.txt`` for the chapter: this build's CPU measurement and the
 newest GPU record, or a plain statement that none has been committed yet.
 """
 
@@ -164,7 +164,7 @@ def main() -> int:
         failed = any("error" in r for r in gpu)
         print(f"record saved: {save_record(RECORD, {'gpu': gpu, 'cpu': cpu}, 'cuda')}")
     text = markdown(cpu[0], environment("cpu"), latest_record(RECORD))
-    generated_path("training/train_step.md").write_text(text, encoding="utf-8")
+    generated_path("training/train_step.txt").write_text(text, encoding="utf-8")
     print(text)
     return 1 if failed else 0
 

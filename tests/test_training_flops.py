@@ -107,7 +107,7 @@ def test_cpu_run_writes_the_chapter_text_and_no_record(tmp_path, monkeypatch) ->
     old = torch.get_num_threads()
     assert b.main() == 0
     assert torch.get_num_threads() == old  # the one-thread measurement puts the thread count back
-    text = (tmp_path / "generated" / "training" / "train_step.md").read_text()
+    text = (tmp_path / "generated" / "training" / "train_step.txt").read_text()
     assert "the tiny Llama (816,000 weights in matrix products, batches of 12 x 64 tokens, float32)" in text
     assert "No GPU record exists yet" in text
     assert not (tmp_path / "records").exists()
