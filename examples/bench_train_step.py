@@ -40,15 +40,14 @@ def step_function(model: torch.nn.Module, batch: int, seq_len: int, device: str,
                   amp_dtype: torch.dtype | None) -> Callable[[], torch.Tensor]:
     """One training step on fixed random tokens; returns the loss. ``amp_dtype``: autocast precision, or None."""
     vocab = model.config.vocab_size
-    ids = torch.randint(0, vocab, (batch, seq_len + 1), generator=torch.Generator().manual_seed(0))  # on the CPU:
-    # the model checks ids there, and its torch.as_tensor(ids) moves them under the torch.device context below
+    ids = torch.randint(0, vocab, (batch, seq_len + 1), generator=torch.Generator().manual_seed(0)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device == "cuda")
-    targets = ids[:, 1:].to(device)
+    inputs, targets = ids[:, :-1], ids[:, 1:]
 
     def step() -> torch.Tensor:
         amp = nullcontext() if amp_dtype is None else torch.autocast(torch.device(device).type, dtype=amp_dtype)
-        with torch.device(device), amp:
-            logits = model(ids[:, :-1])  # (B, T, V); RoPE tables and masks are built on `device` too
+        with torch.device(device), amp:  # any tensor the model makes on the fly lands on `device` too
+            logits = model(inputs)  # (B, T, V)
             loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
         opt.zero_grad(set_to_none=True)
         loss.backward()
