@@ -16,6 +16,7 @@ newest GPU record, or a plain statement that none has been committed yet.
 
 from __future__ import annotations
 
+import platform
 import sys
 import traceback
 from contextlib import nullcontext
@@ -90,6 +91,16 @@ def cpu_rows() -> list[dict[str, Any]]:
         torch.set_num_threads(old)
 
 
+def cpu_model() -> str:
+    """This CPU's model name (Linux's /proc/cpuinfo), or what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor() or platform.machine()
+
+
 def dense_bf16_peak(device_name: str) -> tuple[float, str] | None:
     """(FLOP/s, label) of the book's GPU table entry whose model (e.g. "H100") is in ``device_name``."""
     from llmbook.hardware.gpus import GPUS
@@ -162,7 +173,7 @@ def main() -> int:
         gpu = gpu_rows()
         failed = any("error" in r for r in gpu)
         print(f"record saved: {save_record(RECORD, {'gpu': gpu, 'cpu': cpu}, 'cuda')}")
-    text = markdown(cpu[0], environment("cpu"), latest_record(RECORD))
+    text = markdown(cpu[0], {**environment("cpu"), "device_name": cpu_model()}, latest_record(RECORD))
     generated_path("training/train_step.txt").write_text(text, encoding="utf-8")
     print(text)
     return 1 if failed else 0
