@@ -106,7 +106,7 @@ class SamplingParams(_Checked):
 class BeamParams(_Checked):
     """Beam search: keep the ``num_beams`` most likely sequences (as ``transformers`` runs it)."""
 
-    num_beams: int = param(4, integer(1), "number of sequences kept (1 <= B <= half the vocabulary)")
+    num_beams: int = param(4, integer(1), "number of sequences kept (1 <= num_beams <= half the vocabulary)")
     length_penalty: float = param(1.0, number(),
                                   "finished sequences score logprob / length^L (L > 0 favours longer ones)")
     early_stopping: bool | str = param(False, one_of(True, False, "never"),

@@ -4,10 +4,11 @@ Every block has the same two sub-layers, attention then feed-forward, each wrapp
 in a residual connection ``x + f(x)``. They differ in where the normalisation sits:
 
 - post-norm (Vaswani et al., 2017): ``x = norm(x + f(x))``; the normalised sum is
-  the stream. Deep stacks of these need learning-rate warm-up to train at all.
+  the stream, and its size stays steady. Deep stacks of these are fragile early in
+  training unless the learning rate is warmed up slowly (Xiong et al., 2020).
 - pre-norm (GPT-2 and after): ``x = x + f(norm(x))``; the residual stream is never
-  normalised, so gradients flow straight down it, and a final norm sits after the
-  last block.
+  normalised (its size grows with depth), so gradients flow straight down it; each
+  sub-layer sees a normalised copy, and a final norm sits after the last block.
 """
 
 from __future__ import annotations

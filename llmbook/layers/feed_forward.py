@@ -23,11 +23,11 @@ class FeedForward(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
         self.act = ACTIVATIONS[activation]
-        self.up = nn.Linear(dim, hidden, bias=bias)  # C -> H
-        self.down = nn.Linear(hidden, dim, bias=bias)  # H -> C
+        self.up = nn.Linear(dim, hidden, bias=bias)  # C -> F
+        self.down = nn.Linear(hidden, dim, bias=bias)  # F -> C
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
-        return self.down(self.act(self.up(x)))  # (B, T, H) in between
+        return self.down(self.act(self.up(x)))  # (B, T, F) in between
 # --8<-- [end:ffn]
 
 
@@ -37,9 +37,9 @@ class SwiGLU(nn.Module):
 
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
-        self.gate = nn.Linear(dim, hidden, bias=False)  # C -> H
-        self.up = nn.Linear(dim, hidden, bias=False)  # C -> H
-        self.down = nn.Linear(hidden, dim, bias=False)  # H -> C
+        self.gate = nn.Linear(dim, hidden, bias=False)  # C -> F
+        self.up = nn.Linear(dim, hidden, bias=False)  # C -> F
+        self.down = nn.Linear(hidden, dim, bias=False)  # F -> C
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
         return self.down(F.silu(self.gate(x)) * self.up(x))  # gate decides how much of up passes

@@ -1,7 +1,8 @@
 """Normalisation layers: LayerNorm (original Transformer, GPT-2) and RMSNorm (Llama and most newer models).
 
-Both rescale each token's vector (the last axis, C) on its own, so that the
-residual stream's size stays under control however many layers are stacked.
+Both rescale each token's vector (the last axis, C) on its own, so that a
+sub-layer's input has a steady size however many layers are stacked before it
+(in a pre-norm model the residual stream itself is not rescaled, and grows).
 LayerNorm removes the mean and divides by the standard deviation; RMSNorm only
 divides by the root mean square, which is cheaper and works as well in practice.
 """

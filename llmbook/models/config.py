@@ -61,7 +61,7 @@ class LlamaConfig:
     dim: int  # C, width of the residual stream
     ffn_dim: int  # hidden width of SwiGLU
     context_length: int  # longest sequence it was trained for
-    rope_base: float  # theta in RoPE's angles p * theta^(-2i/D)
+    rope_base: float  # RoPE's base Theta: pair i turns at frequency theta_i = Theta^(-2i/D)
     norm_eps: float  # RMSNorm epsilon
     tied_embeddings: bool  # output layer reuses the embedding matrix
 
