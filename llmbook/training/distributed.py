@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -88,8 +89,14 @@ def main() -> None:
         weights = {"ddp": ddp_steps(args.steps), "fsdp": ddp_steps(args.steps, fsdp=True)}
         if dist.get_rank() == 0:
             torch.save(weights, args.out)
+        dist.barrier()  # no rank tears the group down while another still talks to it
     finally:
         dist.destroy_process_group()
+    # Leave without the interpreter's teardown: under load, gloo's worker threads were seen to be
+    # destroyed mid-exit ("terminate called without an active exception"), after the work was done.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
