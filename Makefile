@@ -54,6 +54,7 @@ test-full: examples browser-deps
 # examples/hardware_roofline.py. Without CUDA this prints one line and does nothing.
 gpu-records: $(STAMP)
 	PYTHONPATH=. $(PY) examples/bench_hardware_gpu.py --record
+	PYTHONPATH=. $(PY) examples/bench_train_step.py
 
 clean:
 	rm -rf site docs/generated .cache test-artifacts
