@@ -137,8 +137,9 @@ def state_dict_from_gguf(f: GGUFFile, config: LlamaConfig) -> dict[str, torch.Te
 def load_gguf_model(path: str | Path, fused_attention: bool = True) -> Llama:
     """Build a ``Llama`` from a GGUF file: config from metadata, weights dequantised, tokenizer attached.
 
-    ``fused_attention`` runs attention with PyTorch's fused kernel (about 3x faster over 512
-    tokens); ``False`` uses the book's ``scaled_dot_product_attention``, the formula written out.
+    ``fused_attention`` runs attention with PyTorch's fused kernel (faster on long inputs: it
+    never stores the (H, T, T) scores, see docs/attention-by-hand.md for the measurement);
+    ``False`` uses the book's ``scaled_dot_product_attention``, the formula written out.
     Attention weights asked for with ``attention_maps`` always come from the book's version.
     """
     # A model file is untrusted input: everything is checked before the model is built.
