@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from a11y import A11Y, CONTRAST
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -85,6 +87,16 @@ def test_page(page, site_url, path):
         states = page.evaluate("() => [...document.querySelectorAll('.llmbook-widget')].map(w => w.dataset.ready)")
         assert all(s == "true" for s in states), f"{path}: widget states {states}"
 
+    # accessibility (WCAG 2.1 AA): alt text, labels, heading order; widget text contrast in both colour schemes
+    a11y = page.evaluate(A11Y)
+    assert not a11y["noAlt"], f"{path}: images without alt text: {a11y['noAlt']}"
+    assert not a11y["unlabelled"], f"{path}: controls without a label or name: {a11y['unlabelled']}"
+    assert not a11y["skips"], f"{path}: heading levels skipped: {a11y['skips']}"
+    for scheme in ("slate", "default"):
+        page.evaluate(f"() => document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+        low = page.evaluate(CONTRAST)
+        assert not low, f"{path}: widget text below 4.5:1 contrast in the {scheme} scheme: {low}"
+
     # images: every figure loaded
     broken = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
     assert not broken, f"{path}: images that did not load: {broken}"
@@ -123,3 +135,15 @@ def test_search_works_offline(page, site_url):
     titles = page.locator(".md-search-result__item").all_inner_texts()
     assert any("Attention by hand" in t for t in titles), titles
     assert not page.offsite_requests, page.offsite_requests
+
+
+def test_diagrams_follow_the_colour_scheme(page, site_url):
+    """Each diagram comes in a light and a dark drawing; the page shows the one of its colour scheme."""
+    page.goto(site_url + "transformer/", wait_until="load")
+    shown = """() => [...document.querySelectorAll('img[src*="generated/diagrams/"]')]
+        .filter(i => i.getClientRects().length > 0).map(i => i.getAttribute('src'))"""
+    light = page.evaluate(shown)
+    assert light and all(src.endswith(".svg#only-light") for src in light), light
+    page.evaluate("() => document.body.setAttribute('data-md-color-scheme', 'slate')")
+    dark = page.evaluate(shown)
+    assert [src.replace("-dark.svg#only-dark", ".svg#only-light") for src in dark] == light, dark

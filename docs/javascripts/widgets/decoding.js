@@ -110,7 +110,8 @@
             pa > 0 ? `${(pa * 100).toFixed(2)}%` : `removed (was ${(pb * 100).toFixed(2)}%)`));
       }));
       continuations.replaceChildren(
-        el("h4", {}, `Continuations made at build time (${data.new_tokens} tokens at most, seed ${data.seed})`),
+        el("p", { class: "llmbook-decoding-heading" },  // not a heading: the page decides the heading levels
+          el("strong", {}, `Continuations made at build time (${data.new_tokens} tokens at most, seed ${data.seed})`)),
         el("dl", {}, prompt.continuations.flatMap((c) => [
           el("dt", {}, c.label),
           el("dd", { "data-strategy": c.strategy },
