@@ -10,13 +10,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-WIDGET = re.compile(r'<div class="llmbook-widget" data-widget="([^"]+)" data-src="([^"]+)"')
+WIDGET = re.compile(r'<div class="llmbook-widget"[^>]*>')
+ATTR = re.compile(r'\b(data-widget|data-src)="([^"]*)"')
 # widgets that belong to one place in their chapter's text, not to the playground
 CHAPTER_ONLY = {"exercise", "tokens-stepper"}
 
 
 def widgets_in(page: Path) -> list[tuple[str, str]]:
-    return WIDGET.findall(page.read_text(encoding="utf-8"))
+    """(widget name, data file) of every widget placed in a page, in order."""
+    found = []
+    for tag in WIDGET.findall(page.read_text(encoding="utf-8")):
+        attrs = dict(ATTR.findall(tag))
+        found.append((attrs.get("data-widget", ""), attrs.get("data-src", "")))
+    return found
 
 
 PLAYGROUND = widgets_in(ROOT / "docs" / "playground.md")
