@@ -15,6 +15,7 @@ from tools.by_hand import exercises
 from tools.exercises import CHAPTERS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+GENERATED = DOCS / "generated"
 WIDGET = re.compile(r'data-widget="exercise" data-exercise="([^"]+)" data-src="([^"]+)"')
 # every chapter of the book, and the exercises it must carry at least
 CHAPTER_PAGES = ["tokens", "attention-by-hand", "transformer", "real-model", "embeddings", "generation",
@@ -55,6 +56,10 @@ def test_every_chapter_has_exercises_and_a_diagram():
         light = re.findall(r"!\[([^\]]+)\]\(generated/diagrams/([\w-]+)\.svg#only-light\)", text)
         dark = re.findall(r"!\[([^\]]+)\]\(generated/diagrams/([\w-]+)-dark\.svg#only-dark\)", text)
         assert light and light == dark, f"{page}.md: diagrams need a light and a dark image with the same alt text"
+        for alt, name in light:  # a number the alt text states is one the diagram (computed by llmbook) shows
+            drawn = " ".join(re.findall(r">([^<>]*)</text>", (GENERATED / f"diagrams/{name}.svg").read_text()))
+            missing = [n for n in re.findall(r"(?<![\w.])\d(?:[\d,.]*\d)?(?:e-\d+)?(?!\w)", alt) if n not in drawn]
+            assert not missing, f"{page}.md: alt text of {name} states {missing}, which the diagram does not show"
 
 
 @pytest.mark.parametrize("chapter", list(CHAPTERS))
