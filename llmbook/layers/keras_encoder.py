@@ -35,7 +35,7 @@ class KerasEncoderLayer(keras.layers.Layer):
             raise ValueError(f"dim={dim} is not divisible by n_heads={n_heads}")
         self.attn = layers.MultiHeadAttention(n_heads, key_dim=dim // n_heads)
         self.norm1 = layers.LayerNormalization(epsilon=eps)  # Keras's default epsilon differs from torch's
-        self.up = layers.Dense(hidden, activation="relu")  # C -> H
+        self.up = layers.Dense(hidden, activation="relu")  # C -> F
         self.down = layers.Dense(dim)  # H -> C
         self.norm2 = layers.LayerNormalization(epsilon=eps)
         self.drop = layers.Dropout(dropout)  # active only when called with training=True
