@@ -7,7 +7,15 @@ measures: the dot product of the two vectors divided by their lengths.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+
+from llmbook.inference.engine import check_ids
+from llmbook.layers.positions import rope_angles
+
+if TYPE_CHECKING:
+    from llmbook.models.llama import Llama
 
 
 # --8<-- [start:similarity]
@@ -35,3 +43,22 @@ def pca_2d(vectors: torch.Tensor) -> torch.Tensor:
     xy = centred @ vt[:2].T
     return xy * torch.sign(xy[0])  # fix the sign so the picture does not flip between runs
 # --8<-- [end:pca]
+
+
+# --8<-- [start:residual]
+@torch.inference_mode()
+def residual_stream(model: Llama, ids: list[int]) -> torch.Tensor:
+    """The residual stream of one sequence after the embedding and after each block: (layers + 1, T, C).
+
+    Row 0 is the static embedding lookup; row l is what block l hands to block l + 1. It runs
+    the model's own modules, as ``Llama.forward`` does, and keeps every intermediate.
+    """
+    check_ids([ids], model.config, None)  # a clear error for ids outside the vocabulary or context
+    x = model.embed(torch.tensor([ids]))  # (1, T, C)
+    cos, sin = rope_angles(torch.arange(len(ids)), model.config.head_dim, model.config.rope_base)
+    states = [x[0]]
+    for block in model.blocks:
+        x = block(x, cos, sin)  # (1, T, C)
+        states.append(x[0])
+    return torch.stack(states)  # (layers + 1, T, C)
+# --8<-- [end:residual]
