@@ -7,6 +7,7 @@ batches (``data``). A tqdm bar shows the loss, tokens per second and the time le
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -89,14 +90,20 @@ def continue_ids(model: nn.Module, ids: list[int], n: int, context: int, tempera
 # --8<-- [start:loop]
 def fit(model: nn.Module, train: RandomWindows, val: list[torch.Tensor], config: TrainConfig,
         loss_fn: LossFn = causal_lm_loss, checkpoint: str | Path | None = None, stop_at: int | None = None,
-        on_eval: Callable[[int, dict[str, Any]], None] | None = None, progress: bool = True) -> dict[str, Any]:
+        on_eval: Callable[[int, dict[str, Any]], None] | None = None, progress: bool = True,
+        autocast: torch.dtype | None = None) -> dict[str, Any]:
     """Train ``model`` for ``config.steps`` steps; return the history of losses.
 
     With ``checkpoint``, the state is saved there every ``config.checkpoint_every`` steps,
     and a run finding a checkpoint there resumes from it. ``stop_at`` ends the run early
-    (after that many steps in all), as an interrupt would.
+    (after that many steps in all), as an interrupt would. ``autocast`` (``torch.bfloat16``
+    or ``torch.float16``) runs the forward pass in that type; the weights, gradients and
+    AdamW's state stay float32.
     """
     c = config
+    if autocast not in (None, torch.bfloat16, torch.float16):
+        raise ValueError(f"autocast must be None, torch.bfloat16 or torch.float16, got {autocast!r}")
+    device = next(model.parameters()).device.type
     if c.eval_every and not val:
         raise ValueError("val is empty: give held-out batches to evaluate on, or set eval_every=0")
     opt = AdamW(model.parameters(), lr=c.max_lr, betas=c.betas, weight_decay=c.weight_decay)
@@ -123,7 +130,8 @@ def fit(model: nn.Module, train: RandomWindows, val: list[torch.Tensor], config:
         lr = warmup_cosine(step, c.max_lr, c.warmup, c.steps, c.min_lr)
         for group in opt.param_groups:
             group["lr"] = lr
-        loss = loss_fn(model, train.next())  # forward
+        with torch.autocast(device, dtype=autocast) if autocast else contextlib.nullcontext():
+            loss = loss_fn(model, train.next())  # forward, in 16 bits where autocast allows
         opt.zero_grad(set_to_none=True)
         loss.backward()  # every parameter's .grad = dloss/dparameter
         norm = clip_by_global_norm(model.parameters(), c.grad_clip)
