@@ -186,3 +186,15 @@ def test_training_memory_matches_the_zero_paper() -> None:
     assert fp32 == {"weights": 4000, "gradients": 4000, "optimizer": 8000, "total": 16000}
     with pytest.raises(ValueError, match="zero_stage"):
         training_memory(10, 2, 4)
+
+
+def test_memory_by_strategy_and_smollm2_parameter_count(smollm) -> None:
+    from llmbook.training.memory import STRATEGIES, llama_param_count, memory_by_strategy
+
+    n = llama_param_count(smollm.config)
+    assert n == sum(p.numel() for p in smollm.parameters())  # the loaded model's own count (tied: once)
+    assert n == 134_515_008  # 30 layers of 576 wide, vocabulary 49152, tied embedding
+    gb = memory_by_strategy(7_000_000_000, 8)
+    assert list(gb) == list(STRATEGIES)
+    # 16 bytes per parameter; 8 devices: 2 + 2 + 12/8, 2 + (2 + 12)/8, 16/8 bytes per parameter
+    assert [round(v, 6) for v in gb.values()] == [112.0, 38.5, 26.25, 14.0]

@@ -13,6 +13,11 @@ stage 1 the optimizer state, stage 2 the gradients too, stage 3 the weights too
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+STRATEGIES = ("DDP", "ZeRO-1", "ZeRO-2", "ZeRO-3 / FSDP")  # zero_stage 0, 1, 2, 3
+
 
 # --8<-- [start:memory]
 def training_memory(n_params: int, n_devices: int = 1, zero_stage: int = 0,
@@ -32,3 +37,15 @@ def training_memory(n_params: int, n_devices: int = 1, zero_stage: int = 0,
     out["total"] = sum(out.values())
     return out
 # --8<-- [end:memory]
+
+
+# --8<-- [start:per-strategy]
+def llama_param_count(config: Any) -> int:
+    """P: every number a Llama of ``config`` (a ``LlamaConfig``) stores, norms and embedding included."""
+    return sum(math.prod(getattr(config, dim) for dim in shape) for shape in config.tensor_shapes().values())
+
+
+def memory_by_strategy(n_params: int, n_devices: int) -> dict[str, float]:
+    """GB (1e9 bytes) per device under each of ``STRATEGIES``, mixed precision, activations not included."""
+    return {name: training_memory(n_params, n_devices, stage)["total"] / 1e9 for stage, name in enumerate(STRATEGIES)}
+# --8<-- [end:per-strategy]
