@@ -41,3 +41,19 @@ def test_distributed_entry_point_refuses_to_run_outside_torchrun() -> None:
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "run under torchrun" in proc.stderr
 
+
+
+def test_init_distributed_picks_nccl_and_the_local_gpu_or_gloo_on_cpu(monkeypatch) -> None:
+    import llmbook.training.distributed as d
+
+    calls: list[tuple[str, object]] = []
+    monkeypatch.setattr(d.dist, "init_process_group", lambda backend: calls.append(("init", backend)))
+    monkeypatch.setattr(d.torch.cuda, "set_device", lambda i: calls.append(("set_device", i)))
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    monkeypatch.setattr(d.torch.cuda, "is_available", lambda: True)
+    assert d.init_distributed() == torch.device("cuda", 3)
+    assert calls == [("set_device", 3), ("init", "nccl")]  # the device first, so NCCL binds to it
+    calls.clear()
+    monkeypatch.setattr(d.torch.cuda, "is_available", lambda: False)
+    assert d.init_distributed() == torch.device("cpu")
+    assert calls == [("init", "gloo")]

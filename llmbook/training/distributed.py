@@ -8,6 +8,9 @@ same as one process that accumulates the gradients of all the slices, each loss
 divided by the number of processes. Run on a CPU with two processes:
 
     torchrun --standalone --nproc-per-node 2 -m llmbook.training.distributed --steps 5 --out weights.pt
+
+On a machine with GPUs the same command with ``--nproc-per-node 8`` runs one process per GPU
+and uses NCCL (``init_distributed``).
 """
 
 from __future__ import annotations
@@ -50,27 +53,42 @@ def accumulated_steps(steps: int, world_size: int, seed: int = 0, lr: float = 1e
 # --8<-- [end:accumulate]
 
 
+# --8<-- [start:backend]
+def init_distributed() -> torch.device:
+    """Join torchrun's process group: NCCL and this process's own GPU where there are GPUs, else gloo on the CPU."""
+    if torch.cuda.is_available():
+        local_rank = int(os.environ["LOCAL_RANK"])  # this process's index on its node: 0 .. nproc-per-node - 1
+        torch.cuda.set_device(local_rank)  # one GPU per process
+        dist.init_process_group("nccl")  # NVIDIA's collectives, over NVLink and InfiniBand
+        return torch.device("cuda", local_rank)
+    dist.init_process_group("gloo")  # the CPU backend
+    return torch.device("cpu")
+# --8<-- [end:backend]
+
+
 # --8<-- [start:ddp]
-def ddp_steps(steps: int, seed: int = 0, lr: float = 1e-2, fsdp: bool = False) -> dict[str, torch.Tensor]:
-    """Run inside torchrun: each rank trains on its slice; returns the full weights (on every rank)."""
+def ddp_steps(steps: int, seed: int = 0, lr: float = 1e-2, fsdp: bool = False,
+              device: torch.device = torch.device("cpu")) -> dict[str, torch.Tensor]:
+    """Run inside torchrun: each rank trains on its slice; returns the full weights (on every rank, on the CPU)."""
     rank, world = dist.get_rank(), dist.get_world_size()
     model, batches = _setup(seed)
+    model.to(device)
     if fsdp:
         from torch.distributed.device_mesh import init_device_mesh
         from torch.distributed.fsdp import fully_shard
 
-        fully_shard(model, mesh=init_device_mesh("cpu", (world,)))  # each rank keeps 1/world of each tensor
+        fully_shard(model, mesh=init_device_mesh(device.type, (world,)))  # each rank keeps 1/world of each tensor
         wrapped: nn.Module = model
     else:
         wrapped = nn.parallel.DistributedDataParallel(model)  # all-reduce (mean) of gradients in backward
     opt = AdamW(model.parameters(), lr=lr)
     for _ in range(steps):
-        part = batches.next().chunk(world)[rank]  # every rank draws the same batch, keeps its slice
+        part = batches.next().chunk(world)[rank].to(device)  # every rank draws the same batch, keeps its slice
         opt.zero_grad(set_to_none=True)
         causal_lm_loss(wrapped, part).backward()
         opt.step()
     state = model.state_dict()
-    return {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone() for k, v in state.items()}
+    return {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().cpu().clone() for k, v in state.items()}
 # --8<-- [end:ddp]
 
 
@@ -84,9 +102,9 @@ def main() -> None:
     if args.steps < 1:
         parser.error(f"--steps must be >= 1, got {args.steps}")
     torch.set_num_threads(1)
-    dist.init_process_group("gloo")  # the CPU backend
+    device = init_distributed()
     try:
-        weights = {"ddp": ddp_steps(args.steps), "fsdp": ddp_steps(args.steps, fsdp=True)}
+        weights = {"ddp": ddp_steps(args.steps, device=device), "fsdp": ddp_steps(args.steps, fsdp=True, device=device)}
         if dist.get_rank() == 0:
             torch.save(weights, args.out)
         dist.barrier()  # no rank tears the group down while another still talks to it
