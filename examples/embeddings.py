@@ -3,6 +3,8 @@
 - generated/model/embeddings.json: for each word of a few sets, its token id, vector
   (3 decimals), length, and 8 nearest tokens of the whole vocabulary by cosine
 - generated/model/embeddings_2d.svg: the words projected onto two principal directions
+- generated/model/contextual_bank.svg: cosine similarity of " bank" in three sentences,
+  layer by layer through the residual stream (static at layer 0, contextual after)
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from tools.export import save_figure, write_json
-from llmbook.models.llama import load_model
-from llmbook.models.embedding_space import nearest_tokens, pca_2d
+from llmbook.models.llama import Llama, load_model
+from llmbook.models.embedding_space import cosine_similarity, nearest_tokens, pca_2d, residual_stream
 
 WORD_SETS = {
     "countries": [" France", " Germany", " Italy", " Spain", " Japan", " China"],
@@ -60,6 +62,32 @@ def main() -> None:
     fig.tight_layout()
     save_figure(fig, "model/embeddings_2d.svg")
     print(f"wrote embeddings for {len(words)} words")
+    plot_contextual(model)
+
+
+BANK_SENTENCES = {"river": "I sat on the river bank", "grassy": "We walked along the grassy bank",
+                  "money": "I put my money in the bank"}
+
+
+def plot_contextual(model: Llama) -> None:
+    """Cosine of " bank" between sentences at every depth of the residual stream."""
+    tok = model.tokenizer
+    bank = tok.encode(" bank")[0]
+    states = {}
+    for name, sentence in BANK_SENTENCES.items():
+        ids = tok.encode(sentence)
+        states[name] = residual_stream(model, ids)[:, ids.index(bank)]  # (layers + 1, C)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    pairs = [("river", "grassy", "#2e7d32", "-"), ("river", "money", "#ff7043", "--"),
+             ("grassy", "money", "#8e24aa", ":")]
+    for a, b, colour, style in pairs:
+        ax.plot(cosine_similarity(states[a], states[b]), color=colour, linestyle=style,
+                label=f"{a} bank ~ {b} bank" + (" (same sense)" if b != "money" else ""))
+    ax.set(xlabel="layer (0 = the embedding table)", ylabel="cosine similarity of \" bank\"",
+           title="One embedding row, different contexts (SmolLM2-135M)")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, "model/contextual_bank.svg")
 
 
 if __name__ == "__main__":
