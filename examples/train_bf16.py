@@ -3,6 +3,7 @@
 - training/bf16.json: whether this CPU has native bfloat16 dot products (``avx512_bf16``),
   CPU milliseconds per step of each run (best of ``ROUNDS`` runs, taken in alternation) and
   the losses each reached after ``STEPS`` steps from the same seed and the same batches
+- training/bf16_caption.txt: the same, in sentences for the page
 
 Under autocast the matrix products run in bfloat16 while the weights, gradients and AdamW's
 state stay float32. Times are CPU seconds of this process (``time.process_time``).
@@ -19,7 +20,7 @@ from llmbook.training.data import CharTokenizer, RandomWindows, pydoc_topics_tex
 from llmbook.training.loop import TrainConfig, evaluate, fit
 from llmbook.training.tiny_llama import tiny_llama
 from tools.bench import environment
-from tools.export import write_json
+from tools.export import generated_path, write_json
 
 STEPS, ROUNDS = 40, 2  # a few dozen steps, each run repeated: best of ROUNDS
 CONTEXT, BATCH, EVAL_BATCHES = 64, 12, 8  # the chapter's tiny Llama and batches
@@ -62,10 +63,22 @@ def main() -> None:
            "rounds": ROUNDS, "context": CONTEXT, "batch_size": BATCH, "eval_batches": EVAL_BATCHES,
            "runs": results, "bf16_over_f32_time": bf16["ms_per_step"] / f32["ms_per_step"]}
     write_json("training/bf16.json", out)
-    for name, r in results.items():
-        print(f"{name:18s} {r['ms_per_step']:6.1f} ms/step  train loss {r['train_loss']:.3f}  "
-              f"held-out {r['val_loss']:.3f}")
-    print(f"native bf16: {out['native_bf16']}; bf16 time / f32 time = {out['bf16_over_f32_time']:.2f}")
+    generated_path("training/bf16_caption.txt").write_text(caption(out) + "\n", encoding="utf-8")
+    print(caption(out))
+
+
+def caption(out: dict) -> str:
+    """The measurement in sentences: what ran, the time per step of each, the ratio and the losses."""
+    f32, bf16 = out["runs"]["float32"], out["runs"]["bfloat16 autocast"]
+    has = "has" if out["native_bf16"] else "does not have"
+    return (f"Measured while this page was built ({out['environment']['date'][:10]}, one torch thread): "
+            f"{out['steps']} steps of the tiny Llama from the same seed on the same batches, each run "
+            f"repeated {out['rounds']} times (best time kept). This CPU {has} native bfloat16 dot products "
+            f"(`avx512_bf16` in `/proc/cpuinfo`). float32: {f32['ms_per_step']:.0f} ms of CPU per step, "
+            f"training loss {f32['train_loss']:.3f} (mean of the last 10 steps), held-out loss "
+            f"{f32['val_loss']:.3f}. bfloat16 autocast: {bf16['ms_per_step']:.0f} ms per step "
+            f"({out['bf16_over_f32_time']:.2f}x the float32 time), training loss {bf16['train_loss']:.3f}, "
+            f"held-out loss {bf16['val_loss']:.3f} (both evaluated in float32).")
 
 
 if __name__ == "__main__":

@@ -198,3 +198,14 @@ def test_memory_by_strategy_and_smollm2_parameter_count(smollm) -> None:
     assert list(gb) == list(STRATEGIES)
     # 16 bytes per parameter; 8 devices: 2 + 2 + 12/8, 2 + (2 + 12)/8, 16/8 bytes per parameter
     assert [round(v, 6) for v in gb.values()] == [112.0, 38.5, 26.25, 14.0]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_cross_entropy_of_16_bit_logits_is_computed_in_float32(dtype: torch.dtype) -> None:
+    g = torch.Generator().manual_seed(0)
+    logits, targets = torch.randn(7, 50, generator=g).to(dtype), torch.randint(50, (7,), generator=g)
+    loss = cross_entropy_loss(logits, targets)
+    ref = F.cross_entropy(logits.float(), targets)
+    # both float32 from the same (rounded) logits: a few float32 roundings over a sum of 50 exps
+    assert loss.dtype == torch.float32 and abs(loss.item() - ref.item()) <= 1e-5
+    assert loss.item() != float(ref.to(dtype))  # a 16-bit loss would be rounded to 8 or 11 bits

@@ -45,6 +45,8 @@ def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index
     if logits.shape[:-1] != targets.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and targets {tuple(targets.shape)} disagree: "
                          "logits must be targets' shape plus a vocabulary axis")
+    if logits.dtype in (torch.bfloat16, torch.float16):  # 16-bit logits (autocast): softmax and loss in float32
+        logits = logits.float()
     logits, targets = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)  # (N, V), (N,)
     keep = targets != ignore_index  # (N,) which positions count
     v = logits.shape[-1]
