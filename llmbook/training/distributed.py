@@ -28,21 +28,21 @@ from llmbook.training.loop import causal_lm_loss
 from llmbook.training.optimizer import AdamW
 from llmbook.training.tiny_llama import tiny_llama
 
-CONTEXT, BATCH, TEXT_CHARS = 32, 8, 50_000  # a small, quick setting: this checks equality, not quality
+CONTEXT, BATCH_PER_RANK, TEXT_CHARS = 32, 4, 50_000  # a small, quick setting: this checks equality, not quality
 
 
-def _setup(seed: int) -> tuple[nn.Module, RandomWindows]:
-    """The same tiny model and batch stream in every process (same seeds)."""
+def _setup(seed: int, world_size: int) -> tuple[nn.Module, RandomWindows]:
+    """The same tiny model and stream of global batches (BATCH_PER_RANK windows per process) in every process."""
     text = pydoc_topics_text()[:TEXT_CHARS]
     tok = CharTokenizer(text)
     model = tiny_llama(tok.vocab_size, n_layers=2, dim=32, n_heads=2, context=CONTEXT, ffn_dim=64, seed=seed)
-    return model, RandomWindows(torch.tensor(tok.encode(text)), CONTEXT, BATCH, seed=seed)
+    return model, RandomWindows(torch.tensor(tok.encode(text)), CONTEXT, BATCH_PER_RANK * world_size, seed=seed)
 
 
 # --8<-- [start:accumulate]
 def accumulated_steps(steps: int, world_size: int, seed: int = 0, lr: float = 1e-2) -> nn.Module:
     """One process doing what ``world_size`` DDP processes do: a backward per slice, loss / world_size."""
-    model, batches = _setup(seed)
+    model, batches = _setup(seed, world_size)
     opt = AdamW(model.parameters(), lr=lr)
     for _ in range(steps):
         opt.zero_grad(set_to_none=True)
@@ -71,7 +71,7 @@ def ddp_steps(steps: int, seed: int = 0, lr: float = 1e-2, fsdp: bool = False,
               device: torch.device = torch.device("cpu")) -> dict[str, torch.Tensor]:
     """Run inside torchrun: each rank trains on its slice; returns the full weights (on every rank, on the CPU)."""
     rank, world = dist.get_rank(), dist.get_world_size()
-    model, batches = _setup(seed)
+    model, batches = _setup(seed, world)
     model.to(device)
     if fsdp:
         from torch.distributed.device_mesh import init_device_mesh
