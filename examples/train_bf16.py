@@ -74,7 +74,7 @@ def caption(out: dict) -> str:
     return (f"Measured while this page was built ({out['environment']['date'][:10]}, one torch thread): "
             f"{out['steps']} steps of the tiny Llama from the same seed on the same batches, each run "
             f"repeated {out['rounds']} times (best time kept). This CPU {has} native bfloat16 dot products "
-            f"(`avx512_bf16` in `/proc/cpuinfo`). float32: {f32['ms_per_step']:.0f} ms of CPU per step, "
+            f"(the avx512_bf16 flag in /proc/cpuinfo). float32: {f32['ms_per_step']:.0f} ms of CPU per step, "
             f"training loss {f32['train_loss']:.3f} (mean of the last 10 steps), held-out loss "
             f"{f32['val_loss']:.3f}. bfloat16 autocast: {bf16['ms_per_step']:.0f} ms per step "
             f"({out['bf16_over_f32_time']:.2f}x the float32 time), training loss {bf16['train_loss']:.3f}, "
