@@ -11,12 +11,11 @@ otherwise the figure says so (no record of it has been committed).
 from __future__ import annotations
 
 import os
-import time
 
 import matplotlib.pyplot as plt
 import torch
 
-from tools.bench import environment, latest_record
+from tools.bench import best_time, environment, latest_record
 from tools.export import generated_path, save_figure, write_json
 from llmbook.inference.generate import generate
 from llmbook.models.llama import load_model
@@ -39,15 +38,6 @@ def prompt(model, n: int) -> list[int]:
     ids = model.tokenizer.encode(TEXT)
     assert len(ids) >= n
     return ids[:n]
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

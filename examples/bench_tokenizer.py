@@ -31,7 +31,7 @@ import time  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 from llmbook import tokenizer  # noqa: E402
-from tools.bench import environment, save_record  # noqa: E402
+from tools.bench import best_time, environment, save_record  # noqa: E402
 from tools.corpus import stdlib_documents  # noqa: E402
 from tools.export import generated_path, save_figure, write_json  # noqa: E402
 from llmbook.tokenizer.bpe import SHORT_PIECE, encode_piece, encode_piece_fast  # noqa: E402
@@ -77,15 +77,6 @@ def train_hf(docs: list[str]) -> float:
     seconds = time.perf_counter() - t0
     assert hf.get_vocab_size() == VOCAB, hf.get_vocab_size()
     return seconds
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def long_pieces(text: list[str]) -> dict:

@@ -40,6 +40,11 @@ def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1, sync: bo
     return {"median": statistics.median(times), "best": min(times), "all": times}
 
 
+def best_time(fn: Callable[[], Any], repeats: int) -> float:
+    """Seconds of the fastest of ``repeats`` calls (no warm-up call: the first call is one of them)."""
+    return time_call(fn, repeats=repeats, warmup=0)["best"]
+
+
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=RECORDS.parent,

@@ -5,8 +5,8 @@
   copied into ``docs/``.
 - The text and code fonts, DejaVu Sans and DejaVu Sans Mono, come from the pinned
   ``matplotlib`` wheel (its ``mpl-data/fonts/ttf``), converted to WOFF with the pinned
-  ``fonttools``, as ``assets/fonts/...``; ``stylesheets/fonts.css`` names them. A page
-  then looks the same on every machine, whatever fonts the machine has.
+  ``fonttools``, as ``assets/fonts/...``, with ``assets/fonts/fonts.css`` (written here)
+  naming them. A page then looks the same on every machine, whatever fonts it has.
 - Every ``docs/javascripts/widgets/*.js`` is appended to ``extra_javascript`` so a
   new widget needs no edit to mkdocs.yml.
 - The build stops early, with one clear line, if the example outputs are missing.
@@ -26,8 +26,25 @@ from mkdocs.structure.files import File, Files
 log = logging.getLogger("mkdocs.hooks.llmbook")
 
 MATHJAX_PARTS = ["tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "sre", "adaptors"]
-FONTS = [f"DejaVuSans{face}.ttf" for face in ("", "-Bold", "-Oblique", "-BoldOblique")] + [
-    f"DejaVuSansMono{face}.ttf" for face in ("", "-Bold", "-Oblique", "-BoldOblique")]
+# font file stem -> the family name pages use (the book's own, so a locally installed DejaVu of
+# another version is never used instead); face suffix -> (CSS font-style, font-weight range)
+FAMILIES = {"DejaVuSans": "llmbook Sans", "DejaVuSansMono": "llmbook Mono"}
+FACES = {"": ("normal", "100 500"), "-Bold": ("normal", "600 900"), "-Oblique": ("italic", "100 500"),
+         "-BoldOblique": ("italic", "600 900")}
+FONTS = [stem + face + ".ttf" for stem in FAMILIES for face in FACES]
+
+
+def fonts_css() -> str:
+    """``assets/fonts/fonts.css``: one @font-face per file, and the two variables mkdocs-material reads
+    for all text (``--md-text-font``) and all code (``--md-code-font``)."""
+    lines = ["/* The book's fonts, served by the site itself (tools/mkdocs_hooks.py). Licence: LICENSE_DEJAVU. */"]
+    for stem, family in FAMILIES.items():
+        for face, (style, weight) in FACES.items():
+            lines.append(f'@font-face {{ font-family: "{family}"; font-style: {style}; font-weight: {weight}; '
+                         f'font-display: swap; src: url("{stem}{face}.woff") format("woff"); }}')
+    text, code = FAMILIES.values()
+    lines.append(f':root {{ --md-text-font: "{text}"; --md-code-font: "{code}"; }}')
+    return "\n".join(lines) + "\n"
 
 
 def mathjax_root() -> Path:
@@ -81,4 +98,5 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             raise PluginError(f"font {name} is missing from {fonts}: install the pinned matplotlib")
         files.append(File.generated(config, "assets/fonts/" + name.replace(".ttf", ".woff"), content=woff(fonts / name)))
     files.append(File.generated(config, "assets/fonts/LICENSE_DEJAVU", abs_src_path=str(fonts / "LICENSE_DEJAVU")))
+    files.append(File.generated(config, "assets/fonts/fonts.css", content=fonts_css()))
     return files
