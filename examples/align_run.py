@@ -3,7 +3,8 @@ best-of-n, PPO, DPO and GRPO, each measured on held-out prompts.
 
 - alignment/run.json: every stage's held-out judge accuracy, format rate and KL to the start (base) model,
   the loss curves, the reward model's held-out pair accuracy, DPO's step-0 loss, timings
-- alignment/table.md: the final table (Markdown, for the page); alignment/stages.svg: the same as bars
+- alignment/table.txt and alignment/caption.txt: the final table and what it leaves out (Markdown, for the page);
+  alignment/stages.svg: the table as bars
 
 Only the top ``LLMBOOK_ALIGN_BLOCKS`` (default 4) of the 30 blocks and the final norm are trained; the rest
 stays frozen, which keeps one training step to a few CPU-seconds. ``LLMBOOK_ALIGN_SCALE`` multiplies
@@ -257,17 +258,19 @@ def grpo(sft_model: nn.Module, d: Data, group: int = 4) -> tuple[nn.Module, list
 
 def caption(run: dict) -> str:
     """What the table does not show, in sentences whose every number comes from this run."""
-    st, s = run["steps"], run["stages"]
+    st = run["steps"]
     return (f"This build's run trained the top {run['blocks']} of 30 blocks. SFT: {st['sft']} steps of {BATCH} "
             f"demonstrations, loss {run['sft_loss'][0]:.2f} → {run['sft_loss'][-1]:.2f}. Reward model: {st['rm']} "
             f"steps of {BATCH} pairs, loss {run['rm_loss'][0]:.3f} (ln 2) → {run['rm_loss'][-1]:.3f}, held-out pair "
             f"accuracy {run['rm_pair_accuracy']:.0%}. Best-of-{BEST_OF}: {BEST_OF} samples per prompt from the SFT "
             f"model, the reward model's favourite kept (its KL adds the bound log n − (n−1)/n). PPO: {st['ppo']} "
-            f"iterations of {BATCH} rollouts (2 epochs each, KL k1 with β 0.05), reward-model score {run['ppo'][0]['score']:.2f} → "
-            f"{run['ppo'][-1]['score']:.2f}. DPO (β 0.1, learning rate {DPO_LR:g}): {st['dpo']} steps of {BATCH} pairs, loss "
-            f"{run['dpo_loss'][0]:.6f} at step 0 (ln 2) → {run['dpo_loss'][-1]:.3f}. GRPO: {st['grpo']} steps of "
-            f"{BATCH} rollouts in groups of 4, mean judge reward {run['grpo'][0]['reward']:.2f} → "
-            f"{run['grpo'][-1]['reward']:.2f}. In all, {run['total_cpu_s']:.0f} CPU-seconds on one thread.\n")
+            f"iterations of {BATCH} rollouts (2 epochs each, KL k1 with β 0.05). DPO (β 0.1, learning rate "
+            f"{DPO_LR:g}): {st['dpo']} steps of {BATCH} pairs, loss {run['dpo_loss'][0]:.6f} at step 0 (ln 2) → "
+            f"{run['dpo_loss'][-1]:.3f}. GRPO: {st['grpo']} steps of {BATCH} rollouts in groups of 4 (β 0.04). "
+            f"Runs this small are noisy: the reward of PPO's batches went {run['ppo'][0]['score']:.2f} → "
+            f"{run['ppo'][-1]['score']:.2f} and GRPO's {run['grpo'][0]['reward']:.2f} → "
+            f"{run['grpo'][-1]['reward']:.2f}, from batch to batch, and one held-out prompt is "
+            f"{1 / run['test']:.0%} of a score. In all, {run['total_cpu_s']:.0f} CPU-seconds on one thread.\n")
 
 
 def main() -> dict:
@@ -302,8 +305,8 @@ def main() -> dict:
 
     rows = ["| stage | judge accuracy | format rate | KL to base (nats) |", "|---|---:|---:|---:|"]
     rows += [f"| {k} | {v['accuracy']:.0%} | {v['format']:.0%} | {v['kl']:.2f} |" for k, v in stages.items()]
-    generated_path("alignment/table.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    generated_path("alignment/caption.md").write_text(caption(run), encoding="utf-8")
+    generated_path("alignment/table.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    generated_path("alignment/caption.txt").write_text(caption(run), encoding="utf-8")
     write_json("alignment/run.json", run)
 
     import matplotlib.pyplot as plt
