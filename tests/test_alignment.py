@@ -255,3 +255,34 @@ def test_greedy_rollout_matches_generate(smollm) -> None:
     assert a == rollout(smollm, prompts, 4, eos=2, temperature=1.0, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="equal-length"):
         rollout(smollm, [[1], [1, 2]], 4, eos=2)
+
+
+# ----------------------------------------------------------------------------- LoRA
+
+
+def test_lora_equals_a_dense_update_of_the_same_rank() -> None:
+    from llmbook.alignment.lora import LoRALinear
+
+    torch.manual_seed(0)
+    base = torch.nn.Linear(12, 10, bias=False)
+    lora = LoRALinear(base, r=3, alpha=6.0)
+    x = torch.randn(5, 12)
+    assert torch.equal(lora(x), base(x))  # B = 0: the model starts where it was
+    with torch.no_grad():
+        lora.B.normal_()
+    w = lora.merged_weight().detach()
+    assert torch.linalg.matrix_rank(w - base.weight).item() == 3
+    # 12-term dot products of O(1) values, summed two ways: float32 rounding is far below 1e-5
+    torch.testing.assert_close(lora(x), x @ w.T, atol=1e-5, rtol=0)
+    # gradients: with G = dL/dW' of the dense layer, dL/dB = s·G·Aᵀ and dL/dA = s·Bᵀ·G
+    target = torch.randn(5, 10)
+    ((lora(x) - target) ** 2).sum().backward()
+    dense = w.clone().requires_grad_(True)
+    ((x @ dense.T - target) ** 2).sum().backward()
+    g = dense.grad
+    # entries of size up to ~100 built from ~10-term float32 sums: 1e-4 absolute and 1e-5 relative bound the rounding
+    torch.testing.assert_close(lora.B.grad, lora.scale * g @ lora.A.detach().T, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(lora.A.grad, lora.scale * lora.B.detach().T @ g, atol=1e-4, rtol=1e-5)
+    assert base.weight.grad is None  # the frozen matrix never gets a gradient
+    with pytest.raises(ValueError, match="r must be"):
+        LoRALinear(base, r=11)

@@ -11,5 +11,6 @@ reward below can be verified by the reader. One concept per module:
 - ``rollout``: sampling several completions at once from equal-length prompts;
 - ``ppo``: per-token KL (k1, k3), GAE, whitening, the clipped policy and value losses;
 - ``dpo``: direct preference optimisation;
-- ``grpo``: group-relative advantages with the judge as the reward.
+- ``grpo``: group-relative advantages with the judge as the reward;
+- ``lora``: a low-rank update of a frozen matrix (LoRA), equal to a dense update of the same rank.
 """
