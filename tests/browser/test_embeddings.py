@@ -32,3 +32,17 @@ def test_neighbours_shown_equal_python(page, site_url, site_dir) -> None:  # noq
     assert shown_vector == pytest.approx(model.embed.weight[king].tolist(), abs=5e-4)
     assert root.locator(".llmbook-emb-strip span").count() == 576
     assert not page.console_errors and not page.offsite_requests
+
+
+def test_contextual_figure_and_notebook_figures_shown(page, site_url) -> None:  # noqa: ANN001
+    page.goto(site_url + "embeddings/", wait_until="load")
+    figure = page.locator('img[src$="generated/model/contextual_bank.svg"]')
+    assert figure.count() == 1
+    assert figure.evaluate("img => img.complete && img.naturalWidth > 0")
+    # the notebook's three heatmap cells (causal head, three wirings, a SmolLM2 head) render as images
+    page.goto(site_url + "generated/notebooks/attention_walkthrough/", wait_until="load")
+    shown = page.locator("img[src^='data:image/png']")
+    assert shown.count() == 3
+    assert all(shown.nth(i).evaluate("img => img.naturalWidth > 0") for i in range(3))
+    assert "memory (1, 6, 16) -> (1, 3, 16)" in page.locator("body").inner_text()  # CrossAttention's shapes
+    assert not page.console_errors and not page.offsite_requests
