@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from os import PathLike
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bar: tqdm.auto wants ipywidgets inside notebooks
 
 from llmbook.tokenizer.bpe import merge_pair
 from llmbook.tokenizer.core import Tokenizer, _special_regex

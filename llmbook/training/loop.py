@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bar: tqdm.auto wants ipywidgets inside notebooks
 
 from llmbook.inference.sampling import apply_temperature, sample
 from llmbook.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
