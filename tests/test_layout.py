@@ -51,8 +51,10 @@ def test_no_two_functions_share_a_name() -> None:
     assert not clashes, clashes
 
 
-def test_entry_points() -> None:
+def test_entry_points(smollm) -> None:
+    """The three names a reader meets first work after a bare ``import llmbook``."""
     import llmbook
 
-    assert callable(llmbook.load_model) and callable(llmbook.generate)
-    assert callable(llmbook.tokenizer.load)
+    assert llmbook.load_model is llmbook.models.llama.load_model
+    assert llmbook.generate(smollm, "The capital of France is", max_new_tokens=5).text.startswith(" Paris")
+    assert llmbook.tokenizer.load("cl100k_base").encode("Hello world") == [9906, 1917]
