@@ -1,19 +1,18 @@
-"""The book's reward and DPO losses against trl's trainers on the same inputs (needs trl; skipped without it)."""
+"""The book's reward and DPO losses against trl's trainers on the same inputs (trl is pinned in the lock)."""
 
 from __future__ import annotations
 
+import datasets
 import pytest
 import torch
+import transformers
+import trl
 
-trl = pytest.importorskip("trl")
-transformers = pytest.importorskip("transformers")
-datasets = pytest.importorskip("datasets")
-
-from llmbook.alignment.dpo import dpo_loss  # noqa: E402
-from llmbook.alignment.reward import RewardModel, bradley_terry_loss  # noqa: E402
-from llmbook.alignment.sequences import pack, sequence_logprob  # noqa: E402
-from llmbook.alignment.task import make_problems, preference_pairs  # noqa: E402
-from llmbook.inference.chat import chatml_ids  # noqa: E402
+from llmbook.alignment.dpo import dpo_loss
+from llmbook.alignment.reward import RewardModel, bradley_terry_loss
+from llmbook.alignment.sequences import pack, sequence_logprob
+from llmbook.alignment.task import make_problems, preference_pairs
+from llmbook.inference.chat import chatml_ids
 
 PAD = 0  # <|endoftext|>, never inside a prompt or answer
 # Both sides run the same float32 model on the same inputs; they differ only in the order of a few
