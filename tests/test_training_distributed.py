@@ -32,6 +32,13 @@ def test_ddp_and_fsdp2_equal_gradient_accumulation_bit_for_bit(tmp_path: Path) -
             # a mean of two gradients is (g0 + g1) / 2 either way: halving is exact in binary floating point
             assert torch.equal(runs[mode][name], w), (mode, name)
     assert any(not torch.equal(reference[k], untrained[k]) for k in reference)  # training moved the weights
+    # FSDP2 shards every weight by rows: each of the 2 ranks holds its own slice, together the whole
+    shapes = runs["fsdp_shapes"]
+    assert len(shapes) == 2 and shapes[0].keys() == reference.keys()
+    for name, w in reference.items():
+        (local0, full), (local1, _) = shapes[0][name], shapes[1][name]
+        assert full == tuple(w.shape) and local0[1:] == local1[1:] == full[1:], name
+        assert local0[0] + local1[0] == full[0] and local0[0] == -(-full[0] // 2), name
 
 
 def test_distributed_entry_point_refuses_to_run_outside_torchrun() -> None:

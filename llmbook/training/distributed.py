@@ -19,6 +19,8 @@ import argparse
 import os
 import sys
 
+from typing import Any
+
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -68,8 +70,8 @@ def init_distributed() -> torch.device:
 
 # --8<-- [start:ddp]
 def ddp_steps(steps: int, seed: int = 0, lr: float = 1e-2, fsdp: bool = False,
-              device: torch.device = torch.device("cpu")) -> dict[str, torch.Tensor]:
-    """Run inside torchrun: each rank trains on its slice; returns the full weights (on every rank, on the CPU)."""
+              device: torch.device = torch.device("cpu")) -> nn.Module:
+    """Run inside torchrun: each rank trains on its slice of every batch; returns the trained model."""
     rank, world = dist.get_rank(), dist.get_world_size()
     model, batches = _setup(seed, world)
     model.to(device)
@@ -87,9 +89,20 @@ def ddp_steps(steps: int, seed: int = 0, lr: float = 1e-2, fsdp: bool = False,
         opt.zero_grad(set_to_none=True)
         causal_lm_loss(wrapped, part).backward()
         opt.step()
+    return model
+# --8<-- [end:ddp]
+
+
+def full_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Every weight whole, on the CPU: an FSDP-sharded tensor is gathered from all ranks."""
     state = model.state_dict()
     return {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().cpu().clone() for k, v in state.items()}
-# --8<-- [end:ddp]
+
+
+def local_shapes(model: nn.Module) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """For every weight, (the shape this rank holds, the whole shape): under FSDP a rank holds a slice of rows."""
+    return {k: (tuple(v.to_local().shape) if hasattr(v, "to_local") else tuple(v.shape), tuple(v.shape))
+            for k, v in model.state_dict().items()}
 
 
 def main() -> None:
@@ -104,7 +117,11 @@ def main() -> None:
     torch.set_num_threads(1)
     device = init_distributed()
     try:
-        weights = {"ddp": ddp_steps(args.steps, device=device), "fsdp": ddp_steps(args.steps, fsdp=True, device=device)}
+        sharded = ddp_steps(args.steps, fsdp=True, device=device)
+        shapes: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(shapes, local_shapes(sharded))  # what each rank holds
+        weights = {"ddp": full_weights(ddp_steps(args.steps, device=device)), "fsdp": full_weights(sharded),
+                   "fsdp_shapes": shapes}
         if dist.get_rank() == 0:
             torch.save(weights, args.out)
         dist.barrier()  # no rank tears the group down while another still talks to it
