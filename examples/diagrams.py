@@ -291,7 +291,44 @@ s.text(x0 + n * size + 20, y0 + 40, "shaded: allowed (j \u2264 i), weights sum t
 s.text(x0 + n * size + 20, y0 + 60, "blank: masked, the future is never seen", 12, "muted", anchor="start")
 save(s, "causal")
 
+# ---- the alignment pipeline: SFT, reward model, PPO, and DPO's shortcut --------------------
+s = Svg(760, 300, "Alignment: SFT, then a reward model, then PPO; DPO goes from the pairs straight to the policy")
+s.text(20, 24, "what each step trains, and on what", 15, anchor="start", weight="bold")
+steps = [("SFT", "demonstrations", 20), ("reward model", "preference pairs", 270), ("PPO", "its own samples", 520)]
+for label, data, x in steps:
+    s.box(x, 50, 220, 56, label, "accent_box" if label == "PPO" else "box", "accent" if label == "PPO" else "line",
+          15, f"trains on {data}")
+s.arrow(242, 78, 268, 78)
+s.arrow(492, 78, 518, 78)
+s.text(130, 128, "prompt \u2192 good answer", 12, "muted")
+s.text(380, 128, "learns r(prompt, answer)", 12, "muted")
+s.text(630, 128, "scored by r, kept near SFT (KL)", 12, "muted")
+s.path("M40,108 L40,218 L268,218", "green", arrow=True)
+s.box(270, 190, 220, 56, "DPO", "green_box", "green", 15, "trains on preference pairs")
+s.text(380, 268, "no reward model, no sampling: the loss on chosen vs rejected", 12, "muted")
+s.text(380, 286, "answers, relative to the SFT model, does the same job", 12, "muted")
+s.text(505, 222, "shortcut: one step instead of two", 12, "green", anchor="start")
+save(s, "alignment_steps")
+
+# ---- the context window, a frame sliding over the tokens ------------------------------------
+ctx = cfg.context_length
+s = Svg(760, 230, f"The context window: the model sees at most the last {ctx:,} tokens of a longer text")
+s.text(20, 24, f"SmolLM2's context: {ctx:,} tokens (llama.context_length in the GGUF file)", 15, anchor="start",
+       weight="bold")
+n_cells, shown = 24, 16  # cells drawn; the frame covers `shown` of them
+cw = 700 / n_cells
+for i in range(n_cells):
+    inside = i >= n_cells - shown
+    s.rect(30 + i * cw, 80, cw - 3, 36, "accent_box" if inside else "faint", "accent" if inside else "muted", 2)
+s.rect(30 + (n_cells - shown) * cw - 4, 72, shown * cw + 5, 52, "none_fill", "fg", 4)
+s.text(30 + (n_cells - shown / 2) * cw, 64, f"context window: {ctx:,} tokens", 13, "accent", weight="bold")
+s.text(30 + (n_cells - shown) * cw / 2, 64, "fallen out", 13, "muted")
+s.arrow(30, 150, 730, 150, "muted", 1.5)
+s.text(380, 170, "the text, oldest token on the left, newest on the right", 12, "muted")
+s.text(380, 200, "each new token moves the frame one step right; tokens left of it are no longer seen", 12, "muted")
+save(s, "context_window")
+
 write_json("diagrams/numbers.json", {"dim": C, "heads": H, "kv_heads": KV, "head_dim": D, "layers": L,
                                      "ffn": F, "vocab": V, "kv_bytes_per_token": per_token,
                                      "decode_intensity": decode.intensity, "prefill_intensity": prefill.intensity})
-print(f"diagrams: 10 x 2 themes; SmolLM2 C={C} H={H} KV={KV} D={D}; KV cache {per_token:,} bytes per token")
+print(f"diagrams: 12 x 2 themes; SmolLM2 C={C} H={H} KV={KV} D={D}; KV cache {per_token:,} bytes per token")

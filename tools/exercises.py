@@ -15,6 +15,8 @@ from typing import Any, Callable
 import torch
 
 from llmbook.alignment.dpo import dpo_loss
+from llmbook.alignment.grpo import group_advantages
+from llmbook.alignment.reward import bradley_terry_loss
 from llmbook.hardware.gpus import gpu
 from llmbook.hardware.roofline import matmul_op
 from llmbook.inference.kv_cache import KVCache
@@ -266,9 +268,61 @@ def hardware() -> list[Exercise]:
     ]
 
 
+# ---- alignment ---------------------------------------------------------------------------------
+BT_REWARDS = dict(chosen=1.5, rejected=0.5)
+GRPO_REWARDS, GRPO_PICK = (1.0, 0.0, 1.0, 1.0), 1  # one group of four judged answers; the second failed
+
+
+def alignment() -> list[Exercise]:
+    r_c, r_r = BT_REWARDS["chosen"], BT_REWARDS["rejected"]
+    p = math.exp(-float(bradley_terry_loss(torch.tensor([r_c]), torch.tensor([r_r]))))  # loss = -ln p
+    rewards = torch.tensor(GRPO_REWARDS)
+    adv = float(group_advantages(rewards, group_size=len(GRPO_REWARDS))[GRPO_PICK])
+    mean, std = float(rewards.mean()), float(rewards.std())
+    squares = " + ".join(f"({fmt(r)} \u2212 {fmt(mean)})\u00b2" for r in GRPO_REWARDS)
+    return [
+        _ex("bradley-terry", p, 0.005,
+            "The reward model's probability that the chosen answer is preferred is \u03c3(r_chosen \u2212 r_rejected), "
+            "\u03c3(x) = 1 / (1 + e^\u2212x).",
+            [f"r_chosen \u2212 r_rejected = {fmt(r_c)} \u2212 {fmt(r_r)} = {fmt(r_c - r_r)}",
+             f"\u03c3({fmt(r_c - r_r)}) = 1 / (1 + e^\u2212{fmt(r_c - r_r)}) \u2248 {fmt(p)}"]),
+        _ex("grpo-advantage", adv, 0.01,
+            "Subtract the group's mean reward and divide by its standard deviation (with n \u2212 1 in the "
+            "denominator, as torch.std does).",
+            [f"mean = {fmt(mean)}",
+             f"std = \u221a(({squares}) / "
+             f"{len(GRPO_REWARDS) - 1}) = {fmt(std)}",
+             f"advantage of answer {GRPO_PICK + 1}: ({fmt(GRPO_REWARDS[GRPO_PICK])} \u2212 {fmt(mean)}) / "
+             f"{fmt(std)} \u2248 {fmt(adv)}: below the group's average, so its tokens are made less likely"]),
+    ]
+
+
+# ---- limits ------------------------------------------------------------------------------------
+FLOPS_TOKENS = 10**9  # a billion training tokens
+CHAT_TOKENS = 10_000  # a conversation longer than the context
+
+
+def limits() -> list[Exercise]:
+    c = smollm2_config()
+    n = matmul_params(c)
+    flops = 6 * n * FLOPS_TOKENS
+    return [
+        _ex("training-flops", flops / 1e18, 0.05,
+            "Training costs about 6 FLOPs per weight per token: 2 for the forward pass, 4 for the backward pass. "
+            "Give the answer in units of 10\u00b9\u2078 FLOPs.",
+            [f"N = {n:,} weights in matrix products, D = {FLOPS_TOKENS:,} tokens",
+             f"6 \u00d7 {n:,} \u00d7 {FLOPS_TOKENS:,} = {flops:.3e} FLOPs \u2248 {fmt(flops / 1e18)} \u00d7 10\u00b9\u2078"]),
+        _ex("context-overflow", max(0, CHAT_TOKENS - c.context_length), 0.5,
+            f"The model sees at most its context length, {c.context_length:,} tokens (llama.context_length in the "
+            "GGUF file); keeping the newest tokens, the oldest ones fall out.",
+            [f"{CHAT_TOKENS:,} \u2212 {c.context_length:,} = {CHAT_TOKENS - c.context_length:,} tokens no longer seen"]),
+    ]
+
+
 CHAPTERS: dict[str, Callable[[], list[Exercise]]] = {
     "tokens": tokens, "transformer": transformer, "real-model": real_model, "embeddings": embeddings,
     "generation": generation, "training": training, "hardware": hardware,
+    "alignment": alignment, "limits": limits,
 }
 
 

@@ -19,7 +19,7 @@ GENERATED = DOCS / "generated"
 WIDGET = re.compile(r'data-widget="exercise" data-exercise="([^"]+)" data-src="([^"]+)"')
 # every chapter of the book, and the exercises it must carry at least
 CHAPTER_PAGES = ["tokens", "attention-by-hand", "transformer", "real-model", "embeddings", "generation",
-                 "training", "hardware"]
+                 "training", "hardware", "alignment", "limits"]
 DIAGRAM_PAGES = CHAPTER_PAGES + ["attention-explorer"]
 
 
