@@ -20,13 +20,14 @@ from llmbook.alignment.reward import bradley_terry_loss
 from llmbook.hardware.gpus import gpu
 from llmbook.hardware.roofline import matmul_op
 from llmbook.inference.kv_cache import KVCache
-from llmbook.inference.sampling import top_p_filter
+from llmbook.inference.sampling import apply_temperature, top_p_filter
 from llmbook.layers.positions import apply_rope, rope_angles
 from llmbook.models.config import LlamaConfig
 from llmbook.models.embedding_space import cosine_similarity
 from llmbook.models.gguf import read_gguf
 from llmbook.models.registry import model_path
 from llmbook.tokenizer.bpe import merge_pair
+from llmbook.tokenizer.gguf_tokenizer import GGUFTokenizer
 from llmbook.training.flops import matmul_params
 from llmbook.training.objective import cross_entropy_loss
 from llmbook.training.schedule import warmup_cosine
@@ -43,6 +44,31 @@ def smollm2_config() -> LlamaConfig:
 
 def _ex(id: str, answer: float, tolerance: float, hint: str, solution: list[str]) -> Exercise:
     return {"id": id, "answer": float(answer), "tolerance": tolerance, "hint": hint, "solution": solution}
+
+
+# ---- big picture -------------------------------------------------------------------------------
+PICTURE_PROMPT = "The capital of France is"
+TEMP_LOGITS, TEMPERATURE = (2.0, 1.0, 0.0), 0.5
+
+
+def big_picture() -> list[Exercise]:
+    c = smollm2_config()
+    tok = GGUFTokenizer.from_gguf(read_gguf(model_path("smollm2-135m-instruct")).metadata)
+    n_tokens = len(tok.encode(PICTURE_PROMPT))
+    scaled = apply_temperature(torch.tensor(TEMP_LOGITS), TEMPERATURE)
+    probs = torch.softmax(scaled, dim=-1)
+    exps = [math.exp(float(z)) for z in scaled]
+    return [
+        _ex("prompt-vectors", n_tokens * c.dim, 0.5,
+            f"Count the tokens of the prompt (stage 1\u20132), then each becomes a vector of C = {c.dim} numbers.",
+            [f"{PICTURE_PROMPT!r} is {n_tokens} tokens",
+             f"{n_tokens} \u00d7 {c.dim} = {n_tokens * c.dim:,} numbers"]),
+        _ex("temperature", float(probs[0]), 0.005,
+            f"Divide every logit by the temperature {TEMPERATURE}, then softmax: e^z\u1d62 / \u03a3 e^z\u2c7c.",
+            [f"logits / {TEMPERATURE} = ({', '.join(fmt(float(z)) for z in scaled)})",
+             f"e^z: {', '.join(fmt(e) for e in exps)}; sum \u2248 {fmt(math.fsum(exps))}",
+             f"{fmt(exps[0])} / {fmt(math.fsum(exps))} \u2248 {fmt(float(probs[0]))}"]),
+    ]
 
 
 # ---- tokens ------------------------------------------------------------------------------------
@@ -320,8 +346,8 @@ def limits() -> list[Exercise]:
 
 
 CHAPTERS: dict[str, Callable[[], list[Exercise]]] = {
-    "tokens": tokens, "transformer": transformer, "real-model": real_model, "embeddings": embeddings,
-    "generation": generation, "training": training, "hardware": hardware,
+    "big-picture": big_picture, "tokens": tokens, "transformer": transformer, "real-model": real_model,
+    "embeddings": embeddings, "generation": generation, "training": training, "hardware": hardware,
     "alignment": alignment, "limits": limits,
 }
 
