@@ -58,3 +58,11 @@ def test_entry_points(smollm) -> None:
     assert llmbook.load_model is llmbook.models.llama.load_model
     assert llmbook.generate(smollm, "The capital of France is", max_new_tokens=5).text.startswith(" Paris")
     assert llmbook.tokenizer.load("cl100k_base").encode("Hello world") == [9906, 1917]
+
+
+def test_contributing_maps_every_part_to_its_chapter() -> None:
+    """docs/contributing.md's table names every subpackage, so a newcomer finds a chapter's code."""
+    text = (ROOT / "docs" / "contributing.md").read_text()
+    parts = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    missing = [p for p in parts if f"`llmbook/{p}/`" not in text]
+    assert not missing, f"docs/contributing.md does not map these subpackages to a chapter: {missing}"
