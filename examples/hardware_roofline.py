@@ -25,6 +25,7 @@ import os
 
 os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before NumPy is imported
 
+import datetime  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 
@@ -36,8 +37,10 @@ import torch.nn.functional as F  # noqa: E402
 from llmbook.hardware.cpu import simd_features  # noqa: E402
 from llmbook.hardware.flash_attention import flash_attention_np  # noqa: E402
 from llmbook.hardware.gpus import GPUS  # noqa: E402
+from llmbook.hardware.gpus import gpu as find_gpu  # noqa: E402
 from llmbook.hardware.quantized import (QuantizedMatrix, quantize_blocks, torch_int4_matmul,  # noqa: E402
                                         torch_int4_weights, torch_int8_matmul, torch_int8_weights)
+from llmbook.hardware.race import race  # noqa: E402
 from llmbook.hardware.roofline import decode_bound, llama_ops, weight_bytes_per_token  # noqa: E402
 from llmbook.inference.numpy_engine import NumpyLlama  # noqa: E402
 from llmbook.layers.attention import causal_mask, scaled_dot_product_attention_np  # noqa: E402
@@ -278,6 +281,28 @@ def gpu_record_caption() -> dict | None:
     return rec
 
 
+def race_json(cpu: dict, side: int = 256, inner: int = 4096) -> None:
+    """The CPU-vs-GPU animation's data: this CPU's best measured matmul against each GPU's dense BF16 peak."""
+    key, n = max(((k, n) for k, row in cpu["matmul_flops"].items() for n in row),
+                 key=lambda kn: cpu["matmul_flops"][kn[0]][kn[1]])
+    flops = cpu["matmul_flops"][key][n]
+    dtype, threads = key.split("/")
+    gpus = []
+    for g in GPUS:
+        fig = g.figures["bf16_tflops"]
+        r = race(flops, fig.dense * 1e12, side=side, inner=inner)
+        gpus.append({"name": g.name, "year": g.year, "dense_tflops": fig.dense, "published_tflops": fig.published,
+                     "sparse": fig.sparse, "per": fig.per, "source": fig.source, "note": g.note, "ratio": r.ratio,
+                     "gpu_cells": r.gpu_cells, "gpu_cells_exact": r.gpu_cells_exact, "capped": r.capped})
+    write_json("hardware/race.json", {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "cpu": {"flops": flops, "dtype": dtype, "threads": int(threads), "n": int(n)},
+        "side": side, "inner": inner, "cpu_cells": r.cpu_cells, "tick_s": r.tick_s,
+        "default": [g["name"] for g in gpus].index(find_gpu("H100").name), "gpus": gpus})
+    print(f"race: best CPU matmul {flops / 1e9:.0f} GFLOP/s ({key} threads, n = {n}); "
+          + ", ".join(f"{g['name']} {g['ratio']:,.0f}x" for g in gpus), flush=True)
+
+
 def main() -> None:
     t_start = time.process_time()
     cpu = measure_cpu()
@@ -288,6 +313,7 @@ def main() -> None:
     peak = max(cpu["matmul_flops"]["float32/1"].values())
     bw = cpu["triad_bytes_per_s"]["1"]["best"]
     roofline_figure(cpu, c, peak, bw)
+    race_json(cpu)
 
     f = read_gguf(model_path("smollm2-135m-instruct"))
     file_bytes = sum(i.n_bytes for i in f.tensors.values() if len(i.shape) == 2)  # matrices; the output is tied
