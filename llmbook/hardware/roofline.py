@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from llmbook.training.flops import matmul_params
+
 
 def _positive(name: str, value: float) -> float:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -106,9 +108,7 @@ def llama_ops(config: Any, tokens: int, context: int | None = None, weight_bytes
 
 def weight_bytes_per_token(config: Any, weight_bytes: float = 4.0) -> float:
     """Bytes of weights one decode step must read: every matrix once, plus one embedding row."""
-    c = config
-    per_block = c.dim * (c.dim + 2 * c.kv_dim) + c.dim * c.dim + 3 * c.dim * c.ffn_dim
-    return (c.n_layers * per_block + c.vocab_size * c.dim + c.dim) * weight_bytes
+    return (matmul_params(config) + config.dim) * weight_bytes  # the matrices' weights, and the embedding row
 
 
 def decode_bound(config: Any, bandwidth: float, weight_bytes: float = 4.0) -> float:
