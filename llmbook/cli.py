@@ -182,11 +182,12 @@ def _generate(args: argparse.Namespace, fail: Any) -> int:
 
 def _tokenize(args: argparse.Namespace, fail: Any) -> int:
     from llmbook.inference.chat import chatml, chatml_ids
+    from llmbook.models.config import LlamaConfig, gguf_tokenizer
     from llmbook.models.gguf import read_gguf
     from llmbook.models.registry import model_path
-    from llmbook.tokenizer.gguf_tokenizer import GGUFTokenizer
 
-    tok = GGUFTokenizer.from_gguf(read_gguf(model_path(args.model)).metadata)  # metadata only: no weights
+    f = read_gguf(model_path(args.model))  # metadata only: no weights are read
+    tok = gguf_tokenizer(f, LlamaConfig.from_gguf(f).vocab_size)  # checked as load_model checks it
     try:
         text = _text(args.text)
         messages = [{"role": "user", "content": text}]

@@ -17,7 +17,7 @@ from typing import Any
 
 from llmbook.models.gguf import GGUFError, GGUFFile
 from llmbook.tokenizer.bytes_unicode import char_to_byte
-from llmbook.tokenizer.gguf_tokenizer import CONTROL
+from llmbook.tokenizer.gguf_tokenizer import CONTROL, GGUFTokenizer
 
 MAX_UINT32 = 2**32 - 1  # llama.cpp reads the model's counts and widths as uint32
 MAX_CONTEXT = 2**24  # 16.8 M tokens, past any context models are trained for; tables of this length get built
@@ -137,6 +137,15 @@ class LlamaConfig:
                     f"{f.path}: tensor {name!r} has shape {f.tensors[name].shape}, but the metadata makes it "
                     f"{terms} = {expected}, from {', '.join(dict.fromkeys(SOURCES[s] for s in symbols))}"
                 )
+
+
+def gguf_tokenizer(f: GGUFFile, vocab_size: int) -> GGUFTokenizer:
+    """The file's tokenizer, its metadata checked first: any problem is a GGUFError naming the file."""
+    check_tokenizer_metadata(f, vocab_size)
+    try:
+        return GGUFTokenizer.from_gguf(f.metadata)
+    except ValueError as e:  # e.g. merges that do not rebuild the vocabulary
+        raise GGUFError(f"{f.path}: tokenizer: {e}") from None
 
 
 def check_tokenizer_metadata(f: GGUFFile, vocab_size: int) -> None:

@@ -19,7 +19,7 @@ from torch import nn
 from llmbook.layers.blocks import LlamaBlock
 from llmbook.inference.chat import chatml_ids
 from llmbook.layers.embedding import TokenEmbedding
-from llmbook.models.config import LlamaConfig, check_tokenizer_metadata
+from llmbook.models.config import LlamaConfig, gguf_tokenizer
 from llmbook.models.gguf import GGUFError, GGUFFile, read_gguf
 from llmbook.inference.engine import check_ids, check_new_cache
 from llmbook.inference.kv_cache import KVCache
@@ -145,11 +145,7 @@ def load_gguf_model(path: str | Path, fused_attention: bool = True) -> Llama:
     # A model file is untrusted input: everything is checked before the model is built.
     f = read_gguf(path)  # counts, sizes and offsets against the file's bytes
     config = LlamaConfig.from_gguf(f)  # metadata types and ranges, and every tensor's shape
-    check_tokenizer_metadata(f, config.vocab_size)
-    try:
-        tokenizer = GGUFTokenizer.from_gguf(f.metadata)
-    except ValueError as e:  # e.g. merges that do not rebuild the vocabulary
-        raise GGUFError(f"{f.path}: tokenizer: {e}") from None
+    tokenizer = gguf_tokenizer(f, config.vocab_size)  # its arrays checked, then built
     weights = state_dict_from_gguf(f, config)
     with torch.device("meta"):  # no memory or random init for weights we are about to replace
         model = Llama(config)
