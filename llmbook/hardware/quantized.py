@@ -23,15 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from llmbook.models.quant import BLOCK_LAYOUT, GGMLType
+from llmbook.models.quant import BLOCK_LAYOUT, GGMLType, f16, nibbles
 
 QK = 32  # values per block in Q8_0, Q4_0 and Q4_1
 FORMATS = (GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1)
-
-
-def _f16(raw: np.ndarray) -> np.ndarray:
-    """(rows, nb, 2) bytes -> (rows, nb) float32 from float16."""
-    return np.ascontiguousarray(raw).view(np.float16)[..., 0].astype(np.float32)
 
 
 # --8<-- [start:matrix]
@@ -58,10 +53,10 @@ class QuantizedMatrix:
             raise ValueError(f"{qtype.name} {shape} needs {rows * nb * block_bytes} bytes, got {raw.size}")
         blocks = raw.reshape(rows, nb, block_bytes)
         if qtype == GGMLType.Q8_0:
-            return cls(qtype, _f16(blocks[..., :2]), None, blocks[..., 2:].view(np.int8).copy())
+            return cls(qtype, f16(blocks[..., :2])[..., 0], None, blocks[..., 2:].view(np.int8).copy())
         if qtype == GGMLType.Q4_0:
-            return cls(qtype, _f16(blocks[..., :2]), None, blocks[..., 2:].copy())
-        return cls(qtype, _f16(blocks[..., :2]), _f16(blocks[..., 2:4]), blocks[..., 4:].copy())
+            return cls(qtype, f16(blocks[..., :2])[..., 0], None, blocks[..., 2:].copy())
+        return cls(qtype, f16(blocks[..., :2])[..., 0], f16(blocks[..., 2:4])[..., 0], blocks[..., 4:].copy())
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -77,7 +72,7 @@ class QuantizedMatrix:
         q = self.q[rows]
         if self.qtype == GGMLType.Q8_0:
             return q.astype(np.float32)
-        values = np.concatenate([q & 0x0F, q >> 4], axis=-1).astype(np.float32)  # low nibbles, then high
+        values = nibbles(q).astype(np.float32)  # low nibbles, then high
         return values - 8.0 if self.qtype == GGMLType.Q4_0 else values
 
     def dequantize(self) -> np.ndarray:

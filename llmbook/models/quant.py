@@ -59,14 +59,14 @@ BLOCK_LAYOUT: dict[GGMLType, tuple[int, int]] = {
 SUPPORTED = frozenset(BLOCK_LAYOUT)
 
 
-def _f16(raw: np.ndarray) -> np.ndarray:
-    """Reinterpret pairs of bytes, shape (n, 2), as float16 and widen to float32: (n, 1)."""
+def f16(raw: np.ndarray) -> np.ndarray:
+    """Reinterpret pairs of bytes, shape (..., 2), as float16 and widen to float32: (..., 1)."""
     return np.ascontiguousarray(raw).view(np.float16).astype(np.float32)
 
 
-def _nibbles(qs: np.ndarray) -> np.ndarray:
-    """Unpack (n, 16) bytes into (n, 32) values: low nibbles first, then high nibbles."""
-    return np.concatenate([qs & 0x0F, qs >> 4], axis=1)
+def nibbles(qs: np.ndarray) -> np.ndarray:
+    """Unpack (..., 16) bytes into (..., 32) values: low nibbles first, then high nibbles."""
+    return np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
 
 
 # --8<-- [start:dequantize]
@@ -86,16 +86,16 @@ def dequantize(raw: np.ndarray, qtype: GGMLType, shape: tuple[int, ...]) -> np.n
     block_values, block_bytes = BLOCK_LAYOUT[qtype]
     blocks = raw.reshape(-1, block_bytes)  # (n_blocks, bytes per block)
     if qtype == GGMLType.Q8_0:
-        d = _f16(blocks[:, :2])  # (n, 1)
+        d = f16(blocks[:, :2])  # (n, 1)
         q = blocks[:, 2:].view(np.int8).astype(np.float32)  # (n, 32)
         x = d * q
     elif qtype == GGMLType.Q4_0:
-        d = _f16(blocks[:, :2])
-        q = _nibbles(blocks[:, 2:]).astype(np.int8) - np.int8(8)
+        d = f16(blocks[:, :2])
+        q = nibbles(blocks[:, 2:]).astype(np.int8) - np.int8(8)
         x = d * q.astype(np.float32)
     elif qtype == GGMLType.Q4_1:
-        d, m = _f16(blocks[:, :2]), _f16(blocks[:, 2:4])
-        x = d * _nibbles(blocks[:, 4:]).astype(np.float32) + m
+        d, m = f16(blocks[:, :2]), f16(blocks[:, 2:4])
+        x = d * nibbles(blocks[:, 4:]).astype(np.float32) + m
     elif qtype == GGMLType.Q6_K:
         x = _dequantize_q6_k(blocks)
     else:  # pragma: no cover - SUPPORTED and the branches above are kept in step
@@ -118,7 +118,7 @@ def _dequantize_q6_k(blocks: np.ndarray) -> np.ndarray:
     ql = blocks[:, :128].reshape(n, 2, 2, 32)  # (n, half, which 32 bytes, 32)
     qh = blocks[:, 128:192].reshape(n, 2, 1, 32)  # (n, half, 1, 32)
     scales = blocks[:, 192:208].view(np.int8).astype(np.float32)  # (n, 16)
-    d = _f16(blocks[:, 208:210])  # (n, 1)
+    d = f16(blocks[:, 208:210])  # (n, 1)
 
     low = np.concatenate([ql & 0x0F, ql >> 4], axis=2)  # (n, half, 4 quarters, 32)
     shifts = np.array([0, 2, 4, 6], dtype=np.uint8).reshape(1, 1, 4, 1)
