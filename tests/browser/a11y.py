@@ -27,8 +27,11 @@ A11Y = """() => {
   return {noAlt, unlabelled: unlabelled.concat(buttons), skips};
 }"""
 
-# WCAG AA: 4.5:1 between each widget text and what is behind it (alpha and opacity composited)
-CONTRAST = """() => {
+# WCAG AA: 4.5:1 between each widget text and what is behind it (alpha and opacity composited).
+# Measured once the colour transitions a scheme switch starts have ended (the theme fades code's colours
+# over ~125 ms): mid-fade colours are neither scheme's.
+CONTRAST = """async () => {
+  await Promise.all(document.getAnimations().filter(a => a instanceof CSSTransition).map(a => a.finished.catch(() => null)));
   const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
     const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
   const over = (top, bottom) => [0, 1, 2].map(i => top[i] * top[3] + bottom[i] * (1 - top[3])).concat([1]);
