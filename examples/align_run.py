@@ -1,20 +1,27 @@
 """Align SmolLM2-135M-Instruct to the chapter's task, live, on one CPU thread: SFT -> reward model ->
 best-of-n, PPO, DPO and GRPO, each measured on held-out prompts.
 
-- alignment/run.json: every stage's held-out judge accuracy, format rate and KL to the start (base) model,
-  the loss curves, the reward model's held-out pair accuracy, DPO's step-0 loss, timings
-- alignment/table.txt and alignment/caption.txt: the final table and what it leaves out (Markdown, for the page);
-  alignment/stages.svg: the table as bars
+- alignment/run.json: every stage's held-out judge accuracy, format rate and KL to the start (base) model and
+  its greedy answers to the first held-out prompts, the loss curves, a few training examples of each step, the
+  reward model's held-out pair accuracy, DPO's step-0 loss, timings, scale, device and date
+- alignment/steps.json: what the steps widget (docs/javascripts/widgets/alignment-steps.js) shows
+- alignment/table.txt and alignment/caption.txt: the final table, this build's run beside the committed
+  record's, and captions saying which is which (Markdown, for the page); alignment/stages.svg and
+  alignment/curves.svg: the table as bars and every step's curve, both runs drawn
 
 Only the top ``LLMBOOK_ALIGN_BLOCKS`` (default 4) of the 30 blocks and the final norm are trained; the rest
 stays frozen, which keeps one training step to a few CPU-seconds. ``LLMBOOK_ALIGN_SCALE`` multiplies
-every step count (default 1: a few minutes); ``--record`` writes the run to examples/records/alignment/.
-Times are CPU seconds of this process (``time.process_time``).
+every step count (default 1: a few minutes). ``--record`` writes the run to examples/records/alignment/
+(``tools.bench.save_record``) and leaves the build's files alone: the longer run drawn beside the live one is
+``LLMBOOK_ALIGN_SCALE=3 python examples/align_run.py --record``. ``--outputs-only`` rewrites the page's files
+from this build's run.json and the newest record, without training. Step times are CPU seconds of this
+process (``time.process_time``); the run's wall time is ``time.perf_counter``'s.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import random
@@ -48,6 +55,7 @@ DPO_LR = 1e-5  # at 5e-5, DPO lowered chosen and rejected alike, <|im_end|> with
 STEPS = {k: max(1, round(v * SCALE)) for k, v in {"sft": 24, "rm": 16, "dpo": 12, "ppo": 5, "grpo": 8}.items()}
 BEST_OF = 4
 PAD = 0  # <|endoftext|>: never inside a prompt or an answer
+SHOWN = 3  # training examples and held-out prompts the steps widget shows for each step
 
 
 def steps(name: str) -> int:
@@ -90,6 +98,18 @@ class Data:
     def text(self, ids: list[int]) -> str:
         return self.tok.decode([i for i in ids if i != self.eos])
 
+    def answers(self, problems: list[Problem], completions: list[list[int]], n: int = SHOWN) -> list[dict]:
+        """The first n completions as text, each with the judge's verdict (what the widget shows)."""
+        out = []
+        for p, c in zip(problems[:n], completions[:n]):
+            v = judge(p, self.text(c))
+            out.append({"text": self.text(c), "correct": v.correct, "formatted": v.formatted})
+        return out
+
+
+def question(p: Problem) -> str:
+    return p.messages()[0]["content"]
+
 
 def evaluate(policy: nn.Module, base: nn.Module, d: Data, seed: int) -> dict[str, float]:
     """Greedy answers on the held-out prompts -> accuracy and format rate; sampled answers -> KL(policy ‖ base),
@@ -100,14 +120,14 @@ def evaluate(policy: nn.Module, base: nn.Module, d: Data, seed: int) -> dict[str
     if policy is base:  # KL(base ‖ base) = 0: no samples needed
         return {"accuracy": sum(v.correct for v in verdicts) / len(verdicts),
                 "format": sum(v.formatted for v in verdicts) / len(verdicts), "kl": 0.0,
-                "example": d.text(greedy[0])}
+                "example": d.text(greedy[0]), "answers": d.answers(d.test, greedy)}
     sampled = rollout(policy, prompts, MAX_NEW, d.eos, temperature=1.0, generator=torch.Generator().manual_seed(seed))
     ids, mask = pack(prompts, sampled, PAD)
     with torch.no_grad():
         kl = (sequence_logprob(policy(ids), ids, mask) - sequence_logprob(base(ids), ids, mask)).mean()
     return {"accuracy": sum(v.correct for v in verdicts) / len(verdicts),
             "format": sum(v.formatted for v in verdicts) / len(verdicts), "kl": float(kl),
-            "example": d.text(greedy[0])}
+            "example": d.text(greedy[0]), "answers": d.answers(d.test, greedy)}
 
 
 def batches(items: list, size: int, n: int, seed: int) -> list[list]:
@@ -121,18 +141,24 @@ def batches(items: list, size: int, n: int, seed: int) -> list[list]:
     return out
 
 
-def sft(base: nn.Module, d: Data) -> tuple[nn.Module, list[float]]:
+def sft(base: nn.Module, d: Data) -> tuple[nn.Module, list[float], list[dict]]:
+    """The SFT model, its loss per step, and the first batch's first SHOWN demonstrations."""
     model = clone(base)
     opt = AdamW(make_trainable(model, BLOCKS), lr=LR, weight_decay=0.0)
-    losses = []
+    losses, examples = [], []
     for batch in batches(d.train, BATCH, steps("sft"), SEED):
+        examples = examples or [{"prompt": question(p), "demonstration": p.demonstration()} for p in batch[:SHOWN]]
         ids, mask = pack([d.prompt(p) for p in batch], [d.answer(p.demonstration()) for p in batch], PAD)
         loss = sft_loss(model, ids, mask)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    return frozen(model), losses
+    return frozen(model), losses, examples
+
+
+def pair_examples(pairs: list) -> list[dict]:
+    return [{"prompt": question(p), "chosen": c, "rejected": r} for p, c, r in pairs[:SHOWN]]
 
 
 def pair_batch(d: Data, pairs: list) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,12 +167,15 @@ def pair_batch(d: Data, pairs: list) -> tuple[torch.Tensor, torch.Tensor]:
     return pack(prompts, [d.answer(c) for _, c, _ in pairs] + [d.answer(r) for _, _, r in pairs], PAD)
 
 
-def reward_model(sft_model: nn.Module, d: Data) -> tuple[RewardModel, list[float], float]:
+def reward_model(sft_model: nn.Module, d: Data) -> tuple[RewardModel, list[float], float, list[dict]]:
+    """The reward model, its loss per step, its held-out pair accuracy, and the first batch's first SHOWN
+    pairs with the trained model's rewards."""
     trunk = clone(sft_model)
     rm = RewardModel(trunk, trunk.config.dim)
     opt = AdamW(make_trainable(trunk, BLOCKS) + list(rm.head.parameters()), lr=LR, weight_decay=0.0)
-    losses = []
+    losses, first = [], None
     for batch in batches(preference_pairs(d.train, SEED), BATCH, steps("rm"), SEED + 1):
+        first = first or batch[:SHOWN]
         r_c, r_r = rm(*pair_batch(d, batch)).chunk(2)
         loss = bradley_terry_loss(r_c, r_r)
         opt.zero_grad()
@@ -156,7 +185,10 @@ def reward_model(sft_model: nn.Module, d: Data) -> tuple[RewardModel, list[float
     rm.eval().requires_grad_(False)
     with torch.no_grad():
         r_c, r_r = rm(*pair_batch(d, preference_pairs(d.test, SEED + 1))).chunk(2)
-    return rm, losses, float((r_c > r_r).float().mean())
+        shown_c, shown_r = rm(*pair_batch(d, first)).chunk(2)
+    examples = [dict(e, r_chosen=float(c), r_rejected=float(r))
+                for e, c, r in zip(pair_examples(first), shown_c, shown_r)]
+    return rm, losses, float((r_c > r_r).float().mean()), examples
 
 
 def best_of_n(sft_model: nn.Module, rm: RewardModel, base: nn.Module, d: Data, n: int, seed: int) -> dict:
@@ -168,33 +200,49 @@ def best_of_n(sft_model: nn.Module, rm: RewardModel, base: nn.Module, d: Data, n
         scores = rm(*pack(prompts * n, [c for s in samples for c in s], PAD)).view(n, len(prompts))
     picked = [samples[int(scores[:, i].argmax())][i] for i in range(len(prompts))]
     verdicts = [judge(p, d.text(c)) for p, c in zip(d.test, picked)]
+    candidates = [[dict(a, score=float(scores[k, i])) for k in range(n)
+                   for a in d.answers([d.test[i]], [samples[k][i]])] for i in range(SHOWN)]
     ids, mask = pack(prompts, picked, PAD)
     with torch.no_grad():  # KL of the best-of-n policy to base, estimated on its own samples (log ratio of the models)
         kl = (sequence_logprob(sft_model(ids), ids, mask) - sequence_logprob(base(ids), ids, mask)).mean()
     # best-of-n's own KL to the sampler is at most log n - (n-1)/n (Beirami et al. 2024); we add that bound
     return {"accuracy": sum(v.correct for v in verdicts) / len(verdicts),
             "format": sum(v.formatted for v in verdicts) / len(verdicts),
-            "kl": float(kl) + math.log(n) - (n - 1) / n, "example": d.text(picked[0])}
+            "kl": float(kl) + math.log(n) - (n - 1) / n, "example": d.text(picked[0]),
+            "answers": d.answers(d.test, picked), "candidates": candidates}
 
 
-def dpo(sft_model: nn.Module, d: Data) -> tuple[nn.Module, list[float]]:
+def dpo(sft_model: nn.Module, d: Data, beta: float = 0.1) -> tuple[nn.Module, list[float], list[dict]]:
+    """The DPO policy, its loss per step, and the first batch's first SHOWN pairs with the trained policy's
+    implicit rewards β·log π/π_ref of chosen and rejected."""
     policy = clone(sft_model)
     opt = AdamW(make_trainable(policy, BLOCKS), lr=DPO_LR, weight_decay=0.0)
-    losses = []
+    losses, first = [], None
     for batch in batches(preference_pairs(d.train, SEED), BATCH, steps("dpo"), SEED + 2):
+        first = first or batch[:SHOWN]
         ids, mask = pair_batch(d, batch)
         with torch.no_grad():
             ref_c, ref_r = sequence_logprob(sft_model(ids), ids, mask).chunk(2)
         pol_c, pol_r = sequence_logprob(policy(ids), ids, mask).chunk(2)
-        loss = dpo_loss(pol_c, pol_r, ref_c, ref_r, beta=0.1)
+        loss = dpo_loss(pol_c, pol_r, ref_c, ref_r, beta=beta)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    return frozen(policy), losses
+    policy = frozen(policy)
+    ids, mask = pair_batch(d, first)
+    with torch.no_grad():
+        implicit = beta * (sequence_logprob(policy(ids), ids, mask) - sequence_logprob(sft_model(ids), ids, mask))
+    i_c, i_r = implicit.chunk(2)
+    examples = [dict(e, implicit_chosen=float(c), implicit_rejected=float(r))
+                for e, c, r in zip(pair_examples(first), i_c, i_r)]
+    return policy, losses, examples
 
 
-def ppo(sft_model: nn.Module, rm: RewardModel, d: Data, beta: float = 0.05, epochs: int = 2) -> tuple[nn.Module, list]:
+def ppo(sft_model: nn.Module, rm: RewardModel, d: Data, beta: float = 0.05,
+        epochs: int = 2) -> tuple[nn.Module, list, list[dict]]:
+    """The PPO policy, a log line per iteration, and the last iteration's first SHOWN rollouts with their
+    reward-model scores and the judge's verdicts."""
     policy = clone(sft_model)
     value_head = nn.Linear(policy.config.dim, 1)  # on the policy's trunk (one model to run on a CPU)
     nn.init.zeros_(value_head.weight)
@@ -229,10 +277,14 @@ def ppo(sft_model: nn.Module, rm: RewardModel, d: Data, beta: float = 0.05, epoc
         correct = sum(judge(p, d.text(c)).correct for p, c in zip(batch, completions)) / len(batch)
         log.append({"score": float(score.mean()), "kl": float((kl_k1(old_logp, ref_logp) * mask).sum(1).mean()),
                     "policy_loss": pg.item(), "value_loss": vf.item(), "correct": correct})
-    return frozen(policy), log
+        examples = [dict(a, prompt=question(p), score=float(s)) for p, a, s in
+                    zip(batch, d.answers(batch, completions), score)]
+    return frozen(policy), log, examples
 
 
-def grpo(sft_model: nn.Module, d: Data, group: int = 4) -> tuple[nn.Module, list]:
+def grpo(sft_model: nn.Module, d: Data, group: int = 4) -> tuple[nn.Module, list, dict]:
+    """The GRPO policy, a log line per step, and the last step's first group: its prompt and completions
+    with the judge's rewards and the group-relative advantages."""
     policy = clone(sft_model)
     opt = AdamW(make_trainable(policy, BLOCKS), lr=LR, weight_decay=0.0)
     g = torch.Generator().manual_seed(SEED + 4)
@@ -253,34 +305,207 @@ def grpo(sft_model: nn.Module, d: Data, group: int = 4) -> tuple[nn.Module, list
         loss.backward()
         opt.step()
         log.append({"reward": float(rewards.mean()), "loss": loss.item()})
-    return frozen(policy), log
+        shown = {"prompt": question(problems[0]), "completions": [
+            dict(a, reward=float(r), advantage=float(v))
+            for a, r, v in zip(d.answers(problems, completions, group), rewards, adv)]}
+    return frozen(policy), log, shown
 
 
-def caption(run: dict) -> str:
-    """What the table does not show, in sentences whose every number comes from this run."""
-    st = run["steps"]
-    return (f"This build's run trained the top {run['blocks']} of 30 blocks. SFT: {st['sft']} steps of {BATCH} "
+def caption(run: dict, who: str = "This build's run") -> str:
+    """What the table does not show, in sentences whose every number comes from ``run``."""
+    st, batch = run["steps"], run.get("batch", BATCH)
+    return (f"{who} trained the top {run['blocks']} of 30 blocks. SFT: {st['sft']} steps of {batch} "
             f"demonstrations, loss {run['sft_loss'][0]:.2f} → {run['sft_loss'][-1]:.2f}. Reward model: {st['rm']} "
-            f"steps of {BATCH} pairs, loss {run['rm_loss'][0]:.3f} (ln 2) → {run['rm_loss'][-1]:.3f}, held-out pair "
+            f"steps of {batch} pairs, loss {run['rm_loss'][0]:.3f} (ln 2) → {run['rm_loss'][-1]:.3f}, held-out pair "
             f"accuracy {run['rm_pair_accuracy']:.0%}. Best-of-{BEST_OF}: {BEST_OF} samples per prompt from the SFT "
             f"model, the reward model's favourite kept (its KL adds the bound log n − (n−1)/n). PPO: {st['ppo']} "
-            f"iterations of {BATCH} rollouts (2 epochs each, KL k1 with β 0.05). DPO (β 0.1, learning rate "
-            f"{DPO_LR:g}): {st['dpo']} steps of {BATCH} pairs, loss {run['dpo_loss'][0]:.6f} at step 0 (ln 2) → "
-            f"{run['dpo_loss'][-1]:.3f}. GRPO: {st['grpo']} steps of {BATCH} rollouts in groups of 4 (β 0.04). "
+            f"iterations of {batch} rollouts (2 epochs each, KL k1 with β 0.05). DPO (β 0.1, learning rate "
+            f"{DPO_LR:g}): {st['dpo']} steps of {batch} pairs, loss {run['dpo_loss'][0]:.6f} at step 0 (ln 2) → "
+            f"{run['dpo_loss'][-1]:.3f}. GRPO: {st['grpo']} steps of {batch} rollouts in groups of 4 (β 0.04). "
             f"Runs this small are noisy: the reward of PPO's batches went {run['ppo'][0]['score']:.2f} → "
             f"{run['ppo'][-1]['score']:.2f} and GRPO's {run['grpo'][0]['reward']:.2f} → "
             f"{run['grpo'][-1]['reward']:.2f}, from batch to batch, and one held-out prompt is "
-            f"{1 / run['test']:.0%} of a score. In all, {run['total_cpu_s']:.0f} CPU-seconds on one thread.\n")
+            f"{1 / run['test']:.0%} of a score.")
 
 
-def main() -> dict:
-    from tools.export import generated_path, save_figure, write_json
+def where(run: dict, env: dict) -> str:
+    """Date, device, threads, scale and time of a run, from what it recorded."""
+    return (f"{env['date'][:10]}, {run['cpu_model']} CPU ({env['device_name']}), {run['threads']} thread, step "
+            f"counts × {run['scale']:g}, {run['wall_s']:.0f} s wall time ({run['total_cpu_s']:.0f} CPU-seconds)")
 
-    t_start = time.process_time()
+
+def captions(run: dict, record: dict | None) -> str:
+    """Which run is which: this build's (live) and the committed record's, each with device, date and time."""
+    live = f"**This build's run**: {where(run, run['environment'])}. {caption(run, 'It')}"
+    if record is None:
+        return live + ("\n\nNo record of a longer run is committed (examples/records/alignment/ is empty), so "
+                       "only this build's run is shown.\n")
+    rec, env = record["results"], record["environment"]
+    return (live + f"\n\n**The record**, the same code run longer and committed in examples/records/alignment/ "
+            f"(commit {(env.get('commit') or 'unknown')[:7]}): {where(rec, env)}. " + caption(rec, "It") + "\n")
+
+
+def table(run: dict, record: dict | None) -> str:
+    """The final table: this build's run and, in the same cell after a slash, the record's."""
+    rec = record["results"]["stages"] if record else None
+    if rec is not None and list(rec) != list(run["stages"]):
+        raise ValueError(f"the record's stages {list(rec)} are not this run's {list(run['stages'])}")
+    both = ", build / record" if rec else ""
+    rows = [f"| stage | judge accuracy{both} | format rate{both} | KL to base (nats){both} |", "|---|---:|---:|---:|"]
+    for k, v in run["stages"].items():
+        cells = [f"{v['accuracy']:.0%}", f"{v['format']:.0%}", f"{v['kl']:.2f}"]
+        if rec:
+            r = rec[k]
+            cells = [f"{c} / {o}" for c, o in zip(cells, [f"{r['accuracy']:.0%}", f"{r['format']:.0%}",
+                                                          f"{r['kl']:.2f}"])]
+        rows.append(f"| {k} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def fields(*pairs: tuple[str, str]) -> dict:
+    """One example for the widget: labelled texts; model outputs (multi-line) are shown as preformatted."""
+    return {"fields": [{"label": label, "text": text, "pre": "\n" in text or label in PRE} for label, text in pairs]}
+
+
+PRE = {"demonstration", "chosen", "rejected", "rollout", "completion"}
+
+
+def steps_data(run: dict) -> dict:
+    """What the steps widget shows: for each step, real training examples, its curves, and the same
+    held-out prompts answered greedily before and after it (judge's verdict included)."""
+    st, ex, stages, b = run["steps"], run["examples"], run["stages"], run.get("batch", BATCH)
+    bon = f"RM best-of-{run.get('best_of', BEST_OF)}"
+    n = len(run["held_out"])
+
+    def side(stage: str, label: str) -> dict:
+        return {"stage": stage, "label": label, "answers": stages[stage]["answers"][:n]}
+
+    def verdict(a: dict) -> str:
+        return "correct" if a["correct"] else "formatted, wrong sum" if a["formatted"] else "not formatted"
+
+    def curve(title: str, x_label: str, y_label: str, y: list[float]) -> dict:
+        return {"title": title, "x_label": x_label, "y_label": y_label, "y": y}
+
+    rm_after = side(bon, f"best of {run.get('best_of', BEST_OF)} SFT samples")
+    rm_after["answers"] = [dict(a, detail="reward-model scores of the samples: " + ", ".join(
+        f"{c['score']:.2f}" for c in cands) + "; the highest kept") for a, cands in
+        zip(rm_after["answers"], stages[bon]["candidates"])]
+    g = ex["grpo"]
+    steps = [
+        {"id": "sft", "name": "SFT", "title": "Supervised fine-tuning",
+         "what": "Next-token prediction on demonstrations, the loss on the assistant's tokens only.",
+         "examples_title": f"The first {len(ex['sft'])} demonstrations of the first batch ({b} a step):",
+         "examples": [fields(("prompt", e["prompt"]), ("demonstration", e["demonstration"])) for e in ex["sft"]],
+         "curves": [curve("SFT loss per step", "step", "loss (nats/token)", run["sft_loss"])],
+         "before": side("base", "base model"), "after": side("SFT", "SFT model")},
+        {"id": "rm", "name": "Reward model", "title": "Reward model",
+         "what": "The SFT model's trunk with a scalar head, trained so that the chosen answer of each pair outscores "
+                 "the rejected one (Bradley–Terry loss); then used to pick the best of several SFT samples.",
+         "examples_title": f"The first {len(ex['rm'])} pairs of the first batch, with the trained reward model's "
+                           "rewards:",
+         "examples": [fields(("prompt", e["prompt"]), ("chosen", e["chosen"]),
+                             ("reward of chosen", f"{e['r_chosen']:.3f}"), ("rejected", e["rejected"]),
+                             ("reward of rejected", f"{e['r_rejected']:.3f}")) for e in ex["rm"]],
+         "curves": [curve("Reward-model loss per step", "step", "loss (nats)", run["rm_loss"])],
+         "before": side("SFT", "SFT model"), "after": rm_after},
+        {"id": "ppo", "name": "PPO", "title": "PPO",
+         "what": "Sample answers from the policy, score them with the reward model, minus β·KL to the SFT model, "
+                 "and take clipped policy-gradient steps.",
+         "examples_title": f"The first {len(ex['ppo'])} rollouts of the last iteration ({st['ppo']}), with the "
+                           "reward model's score and the judge's verdict:",
+         "examples": [fields(("prompt", e["prompt"]), ("rollout", e["text"]),
+                             ("reward-model score", f"{e['score']:.3f}"), ("judge", verdict(e))) for e in ex["ppo"]],
+         "curves": [curve("Reward-model score of the batch", "iteration", "mean score", [r["score"] for r in run["ppo"]]),
+                    curve("KL to the SFT model", "iteration", "nats per answer", [r["kl"] for r in run["ppo"]])],
+         "before": side("SFT", "SFT model"), "after": side("PPO", "PPO policy")},
+        {"id": "dpo", "name": "DPO", "title": "DPO",
+         "what": "The same preference pairs without a reward model or sampling: raise the chosen answer's "
+                 "log-probability ratio to the SFT model above the rejected one's.",
+         "examples_title": f"The first {len(ex['dpo'])} pairs of the first batch, with the trained policy's implicit "
+                           "rewards β·log π/π_ref:",
+         "examples": [fields(("prompt", e["prompt"]), ("chosen", e["chosen"]),
+                             ("implicit reward of chosen", f"{e['implicit_chosen']:.3f}"), ("rejected", e["rejected"]),
+                             ("implicit reward of rejected", f"{e['implicit_rejected']:.3f}")) for e in ex["dpo"]],
+         "curves": [curve("DPO loss per step", "step", "loss (nats)", run["dpo_loss"])],
+         "before": side("SFT", "SFT model"), "after": side("DPO", "DPO policy")},
+        {"id": "grpo", "name": "GRPO", "title": "GRPO",
+         "what": "A group of answers per prompt, each rewarded by the judge itself (1 if correct), each advantage its "
+                 "reward against the group's; no value head, no reward model.",
+         "examples_title": f"One group of the last step ({st['grpo']}), {len(g['completions'])} answers to: "
+                           f"{g['prompt']}",
+         "examples": [fields(("completion", c["text"]), ("judge's reward", f"{c['reward']:g}"),
+                             ("advantage", f"{c['advantage']:.3f}")) for c in g["completions"]],
+         "curves": [curve("Judge's reward of the batch", "step", "mean reward", [r["reward"] for r in run["grpo"]])],
+         "before": side("SFT", "SFT model"), "after": side("GRPO", "GRPO policy")},
+    ]
+    return {"intro": f"Choose a step. Its examples, curves and answers come from this build's run "
+                     f"({run['total_cpu_s']:.0f} CPU-seconds).",
+            "prompts": run["held_out"],
+            "prompts_caption": f"The same {n} held-out prompts (never trained on), answered greedily",
+            "steps": steps}
+
+
+def curves_figure(run: dict, record: dict | None):
+    """Every step's curve, this build's run and the record's drawn on the same axes (x: fraction of the run)."""
+    import matplotlib.pyplot as plt
+
+    panels = [("SFT loss", lambda r: r["sft_loss"]), ("reward-model loss", lambda r: r["rm_loss"]),
+              ("DPO loss", lambda r: r["dpo_loss"]), ("PPO: reward-model score", lambda r: [x["score"] for x in r["ppo"]]),
+              ("PPO: KL to SFT (nats)", lambda r: [x["kl"] for x in r["ppo"]]),
+              ("GRPO: judge's reward", lambda r: [x["reward"] for x in r["grpo"]])]
+    fig, axes = plt.subplots(2, 3, figsize=(9, 4.8))
+    runs = [("this build", run, "-")] + ([("record", record["results"], "--")] if record else [])
+    for ax, (title, get) in zip(axes.flat, panels):
+        for label, r, style in runs:
+            y = get(r)
+            ax.plot(range(1, len(y) + 1), y, style, label=f"{label} (×{r['scale']:g})")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("iteration" if title.startswith("PPO") else "step", fontsize=9)
+        ax.tick_params(labelsize=8)
+    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="upper center", ncol=2, frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
+def stages_figure(run: dict, record: dict | None):
+    import matplotlib.pyplot as plt
+
+    names = list(run["stages"])
+    runs = [("this build", run["stages"])] + ([("record", record["results"]["stages"])] if record else [])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3), sharey=True)
+    w = 0.8 / len(runs)
+    for ax, key, title in zip(axes, ("accuracy", "format"), ("judge accuracy", "format rate")):
+        for j, (label, st) in enumerate(runs):
+            ax.bar([i - 0.4 + w * (j + 0.5) for i in range(len(names))], [st[n][key] for n in names], w, label=label,
+                   hatch="//" if j else None)
+        ax.set_xticks(range(len(names)), [n.replace(" best-of-", "\nbest-of-") for n in names], fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{title}, {run['test']} held-out prompts, greedy", fontsize=10)
+    axes[0].legend(loc="upper left", frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def cpu_model() -> str:
+    """The CPU's model name as Linux reports it (tools.bench records only the architecture)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
+
+        return platform.processor() or platform.machine()
+
+
+def train_all() -> dict:
+    """Every step, in order; the run as a dict of plain numbers and texts."""
+    t_start, wall_start = time.process_time(), time.perf_counter()
     base = llmbook.load_model("smollm2-135m-instruct").eval()
     train, test = make_problems(N_TRAIN, N_TEST, SEED)
     d = Data(base.tokenizer, base.eos_token_id, train, test)
-    times, stages, run = {}, {}, {"steps": STEPS, "blocks": BLOCKS, "train": N_TRAIN, "test": N_TEST}
+    times, stages, examples = {}, {}, {}
+    run = {"scale": SCALE, "cpu_model": cpu_model(), "threads": torch.get_num_threads(), "steps": STEPS, "blocks": BLOCKS, "train": N_TRAIN, "test": N_TEST, "batch": BATCH,
+           "best_of": BEST_OF, "held_out": [question(p) for p in test[:SHOWN]], "examples": examples}
 
     def timed(name, f, *a):
         t = time.process_time()
@@ -289,46 +514,58 @@ def main() -> dict:
         return out
 
     stages["base"] = timed("eval base", evaluate, base, base, d, 1)
-    sft_model, run["sft_loss"] = timed("sft", sft, base, d)
+    sft_model, run["sft_loss"], examples["sft"] = timed("sft", sft, base, d)
     stages["SFT"] = timed("eval sft", evaluate, sft_model, base, d, 1)
-    rm, run["rm_loss"], run["rm_pair_accuracy"] = timed("rm", reward_model, sft_model, d)
+    rm, run["rm_loss"], run["rm_pair_accuracy"], examples["rm"] = timed("rm", reward_model, sft_model, d)
     stages[f"RM best-of-{BEST_OF}"] = timed("best-of-n", best_of_n, sft_model, rm, base, d, BEST_OF, 2)
-    ppo_model, run["ppo"] = timed("ppo", ppo, sft_model, rm, d)
+    ppo_model, run["ppo"], examples["ppo"] = timed("ppo", ppo, sft_model, rm, d)
     stages["PPO"] = timed("eval ppo", evaluate, ppo_model, base, d, 1)
     del ppo_model
-    dpo_model, run["dpo_loss"] = timed("dpo", dpo, sft_model, d)
+    dpo_model, run["dpo_loss"], examples["dpo"] = timed("dpo", dpo, sft_model, d)
     stages["DPO"] = timed("eval dpo", evaluate, dpo_model, base, d, 1)
     del dpo_model
-    grpo_model, run["grpo"] = timed("grpo", grpo, sft_model, d)
+    grpo_model, run["grpo"], examples["grpo"] = timed("grpo", grpo, sft_model, d)
     stages["GRPO"] = timed("eval grpo", evaluate, grpo_model, base, d, 1)
-    run.update(stages=stages, times=times, total_cpu_s=round(time.process_time() - t_start, 1))
+    run.update(stages=stages, times=times, total_cpu_s=round(time.process_time() - t_start, 1),
+               wall_s=round(time.perf_counter() - wall_start, 1))
+    return run
 
-    rows = ["| stage | judge accuracy | format rate | KL to base (nats) |", "|---|---:|---:|---:|"]
-    rows += [f"| {k} | {v['accuracy']:.0%} | {v['format']:.0%} | {v['kl']:.2f} |" for k, v in stages.items()]
-    generated_path("alignment/table.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    generated_path("alignment/caption.txt").write_text(caption(run), encoding="utf-8")
-    write_json("alignment/run.json", run)
 
+def main() -> dict:
+    """Train (or, with ``--outputs-only``, reread this build's run.json) and write the page's files.
+
+    ``--record``: write the run to examples/records/alignment/ only; the build's files are left as they are."""
+    from tools.bench import environment, latest_record, save_record
+    from tools.export import generated_path, write_json
+
+    if "--outputs-only" in sys.argv:
+        run = json.loads(generated_path("alignment/run.json").read_text(encoding="utf-8"))
+    else:
+        run = train_all()
+        if "--record" in sys.argv:
+            print(f"wrote {save_record('alignment', run, 'cpu')}; docs/generated/alignment/ left as it was")
+            return run
+        run["environment"] = environment("cpu")
+        write_json("alignment/run.json", run)
+    write_outputs(run, latest_record("alignment"))
+    return run
+
+
+def write_outputs(run: dict, record: dict | None) -> None:
+    """The page's files: the table, the captions, the two figures (live and record) and the widget's data."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3))
-    names = list(stages)
-    x = torch.arange(len(names)).tolist()
-    ax.bar([i - 0.2 for i in x], [stages[n]["accuracy"] for n in names], 0.4, label="judge accuracy")
-    ax.bar([i + 0.2 for i in x], [stages[n]["format"] for n in names], 0.4, label="format rate")
-    ax.set_xticks(x, names)
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Held-out prompts ({N_TEST}), greedy answers")
-    ax.legend(loc="upper left", frameon=False)
-    save_figure(fig, "alignment/stages.svg")
-    plt.close(fig)
-    if "--record" in sys.argv:
-        from tools.bench import save_record
+    from tools.export import generated_path, save_figure, write_json
 
-        save_record("alignment", run, "cpu")
-    print("\n".join(rows))
-    print({k: v for k, v in run.items() if k in ("times", "total_cpu_s", "rm_pair_accuracy")})
-    return run
+    generated_path("alignment/table.txt").write_text(table(run, record), encoding="utf-8")
+    generated_path("alignment/caption.txt").write_text(captions(run, record), encoding="utf-8")
+    write_json("alignment/steps.json", steps_data(run))
+    for name, make in (("stages", stages_figure), ("curves", curves_figure)):
+        fig = make(run, record)
+        save_figure(fig, f"alignment/{name}.svg")
+        plt.close(fig)
+    print(table(run, record))
+    print({k: v for k, v in run.items() if k in ("times", "total_cpu_s", "wall_s", "rm_pair_accuracy")})
 
 
 if __name__ == "__main__":
