@@ -19,6 +19,7 @@ import typing
 from dataclasses import fields
 from typing import Any, NoReturn
 
+from llmbook.inference.engine import ENGINES
 from llmbook.inference.strategies import STRATEGIES, check_seed, strategy_params
 
 
@@ -109,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ignore-eos", action="store_true", help="do not stop at the end-of-sequence token")
     g.add_argument("--no-cache", action="store_true", help="recompute every position at every step (slow; "
                                                            "to see what the KV cache saves)")
-    g.add_argument("--engine", default="torch", choices=["torch", "numpy"],
-                   help="run the model in PyTorch or in NumPy (same tokens; NumPy decodes faster on a CPU)")
+    g.add_argument("--engine", default="torch", choices=list(ENGINES),
+                   help="torch: the float32 model; numpy: the same in NumPy; fp16: 16-bit matrices, fastest "
+                        "decoding on a CPU; bf16: bfloat16 products, fastest prefill (docs/hardware.md)")
     g.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy machine)")
     g.add_argument("--stats", action="store_true", help="print token count and speed to stderr at the end")

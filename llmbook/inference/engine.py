@@ -81,18 +81,25 @@ def check_new_cache(config: Any, batch: int, max_len: int | None) -> int:
     return max_len
 
 
-ENGINES = ("torch", "numpy")
-_NUMPY: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+ENGINES = ("torch", "numpy", "fp16", "bf16")
+_CONVERTED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def engine_for(model: Any, name: str) -> Engine:
-    """The model itself (``"torch"``), or its weights as a ``NumpyLlama`` (``"numpy"``, converted once per model)."""
+    """The model itself (``"torch"``), or the same weights converted once per model: ``"numpy"`` as a
+    ``NumpyLlama``, ``"fp16"`` and ``"bf16"`` as a copy with 16-bit matrices (``llmbook.hardware.packed``)."""
     if name == "torch":
         return model
-    if name != "numpy":
+    if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
-    if model not in _NUMPY:
-        from llmbook.inference.numpy_engine import NumpyLlama
+    converted = _CONVERTED.setdefault(model, {})
+    if name not in converted:
+        if name == "numpy":
+            from llmbook.inference.numpy_engine import NumpyLlama
 
-        _NUMPY[model] = NumpyLlama.from_model(model)
-    return _NUMPY[model]
+            converted[name] = NumpyLlama.from_model(model)
+        else:
+            from llmbook.hardware.packed import pack_model
+
+            converted[name] = pack_model(model, name)
+    return converted[name]
