@@ -42,7 +42,7 @@ from llmbook.hardware.quantized import (QuantizedMatrix, quantize_blocks, torch_
                                         torch_int4_weights, torch_int8_matmul, torch_int8_weights)
 from llmbook.hardware.race import race  # noqa: E402
 from llmbook.hardware.roofline import decode_bound, llama_ops, weight_bytes_per_token  # noqa: E402
-from llmbook.inference.numpy_engine import NumpyLlama  # noqa: E402
+from llmbook.hardware.packed import PackedLinear  # noqa: E402
 from llmbook.layers.attention import causal_mask, scaled_dot_product_attention_np  # noqa: E402
 from llmbook.models.gguf import read_gguf  # noqa: E402
 from llmbook.models.llama import load_model  # noqa: E402
@@ -54,7 +54,6 @@ from tools.export import generated_path, save_figure, write_json  # noqa: E402
 SIZES = (64, 128, 256, 512, 1024)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 THREADS = (1, 2)
-DECODE_TOKENS, DECODE_REPS = 16, 3
 
 
 def caption(name: str, text: str) -> None:
@@ -125,55 +124,6 @@ def roofline_figure(cpu: dict, config, peak: float, bw: float) -> None:
     plt.close(fig)
 
 
-def measure_decode(model) -> float:
-    engine = NumpyLlama.from_model(model)
-    prompt = np.array([model.tokenizer.encode("The capital of France is")])
-
-    def run() -> None:
-        cache = engine.new_cache(1, prompt.shape[1] + DECODE_TOKENS + 1)
-        logits = engine.forward(prompt, cache, last_only=True)
-        for _ in range(DECODE_TOKENS):
-            nxt = int(logits[0, -1].argmax())
-            logits = engine.forward(np.array([[nxt]]), cache, last_only=True)
-
-    t_prompt = time_call(lambda: engine.forward(prompt, engine.new_cache(1, 16), last_only=True), repeats=3)["best"]
-    t_all = time_call(run, repeats=DECODE_REPS)["best"]
-    return DECODE_TOKENS / max(t_all - t_prompt, 1e-9)
-
-
-def measure_decode_torch(model) -> float:
-    """The same greedy loop on the torch model (one thread), through the same engine interface."""
-    torch.set_num_threads(1)
-    prompt = torch.tensor([model.tokenizer.encode("The capital of France is")])
-
-    def run() -> None:
-        cache = model.new_cache(1, prompt.shape[1] + DECODE_TOKENS + 1)
-        logits = model(prompt, cache, last_only=True)
-        for _ in range(DECODE_TOKENS):
-            logits = model(logits[:, -1:].argmax(-1), cache, last_only=True)
-
-    with torch.inference_mode():
-        t_prompt = time_call(lambda: model(prompt, model.new_cache(1, 16), last_only=True), repeats=3)["best"]
-        t_all = time_call(run, repeats=DECODE_REPS)["best"]
-    return DECODE_TOKENS / max(t_all - t_prompt, 1e-9)
-
-
-def measure_prefill_bf16(model, tokens: int = 512) -> dict:
-    """Prefill (compute-bound) of the torch model in float32 and under bfloat16 autocast, one thread."""
-    torch.set_num_threads(1)
-    ids = torch.randint(0, model.config.vocab_size, (1, tokens), generator=torch.Generator().manual_seed(0))
-    with torch.inference_mode():
-        ref = model(ids, last_only=True)
-        t32 = time_call(lambda: model(ids, last_only=True), repeats=2)["best"]
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            low = model(ids, last_only=True).float()
-            t16 = time_call(lambda: model(ids, last_only=True), repeats=2)["best"]
-    out = {"tokens": tokens, "float32_s": t32, "bfloat16_s": t16, "speedup": t32 / t16,
-           "max_logit_diff": (low - ref).abs().max().item(), "same_top_token": bool(low.argmax() == ref.argmax())}
-    print(f"prefill {tokens} tokens: float32 {t32:.2f} s, bfloat16 autocast {t16:.2f} s ({t32 / t16:.2f}x)", flush=True)
-    return out
-
-
 def measure_quantized(f) -> dict:
     torch.set_num_threads(1)
     rows = {}
@@ -190,12 +140,14 @@ def measure_quantized(f) -> dict:
         wb = wt.to(torch.bfloat16)
         i8, s8 = torch_int8_weights(w)
         p4, sz4 = torch_int4_weights(q41)
+        f16 = PackedLinear(wt, "fp16")
         cases = {
             "NumPy float32": (w_t.nbytes, lambda: x @ w_t),
             "NumPy Q8_0 blocks": (q80.nbytes, lambda: q80.matvec(x)),
             "NumPy Q4_1 blocks": (q41.nbytes, lambda: q41.matvec(x)),
             "torch float32": (w.nbytes, lambda: F.linear(xt, wt)),
             "torch bfloat16": (wb.numel() * 2, lambda: F.linear(xt.bfloat16(), wb)),
+            "torch float16 (fbgemm)": (f16.nbytes, lambda: f16(xt)),
             "torch int8 (per-row scale)": (i8.numel() + 4 * s8.numel(), lambda: torch_int8_matmul(xt, i8, s8)),
             "torch int4 (Q4_1 groups)": (p4.numel() + sz4.numel() * 4, lambda: torch_int4_matmul(xt, p4, sz4)),
         }
@@ -317,13 +269,9 @@ def main() -> None:
 
     f = read_gguf(model_path("smollm2-135m-instruct"))
     file_bytes = sum(i.n_bytes for i in f.tensors.values() if len(i.shape) == 2)  # matrices; the output is tied
-    tps = measure_decode(model)
-    tps_torch = measure_decode_torch(model)
     bound32 = decode_bound(c, bw)
     bound_matvec = decode_bound(c, cpu["matvec_bytes_per_s"])
-    bound_file = bw / file_bytes
-    decode = {"numpy_engine_tokens_per_s": tps, "torch_engine_tokens_per_s": tps_torch, "bound_float32_triad": bound32,
-              "bound_float32_matvec": bound_matvec, "bound_file_bytes": bound_file,
+    decode = {"bound_float32_triad": bound32, "bound_float32_matvec": bound_matvec, "bound_file_bytes": bw / file_bytes,
               "weight_bytes_float32": weight_bytes_per_token(c), "file_matrix_bytes": file_bytes}
     have = [k for k, v in cpu["features"].items() if v]
     lacks = [k for k, v in cpu["features"].items() if not v]
@@ -334,27 +282,18 @@ def main() -> None:
         f"bfloat16 {max(cpu['matmul_flops']['bfloat16/1'].values()) / 1e9:.0f}; triad bandwidth "
         f"{bw / 1e9:.1f} GB/s on 1 thread; a float32 matrix-vector product over SmolLM2's output layer read "
         f"its weights at {cpu['matvec_bytes_per_s'] / 1e9:.1f} GB/s. Ridge point {peak / bw:.1f} FLOP/byte."))
-    caption("decode", (
+    caption("bound", (
         f"Decode bound on this machine, 1 thread: {weight_bytes_per_token(c) / 1e6:.0f} MB of float32 weights per "
         f"token ÷ {bw / 1e9:.1f} GB/s (triad) = {bound32:.0f} tokens/s; at the bandwidth a matrix-vector product "
-        f"reached, {bound_matvec:.0f}. The book's NumPy engine measured {tps:.1f} tokens/s "
-        f"({tps / bound_matvec:.0%} of that bound), the torch model {tps_torch:.1f} ({tps_torch / bound_matvec:.0%}). Reading the file's own {file_bytes / 1e6:.0f} MB of "
-        f"quantised matrices instead would allow {bound_file:.0f} tokens/s."))
-
-    pre = measure_prefill_bf16(model)
-    caption("prefill", (
-        f"Prefill of {pre['tokens']} tokens by the book's torch model, one thread: float32 {pre['float32_s']:.2f} s, "
-        f"under bfloat16 autocast {pre['bfloat16_s']:.2f} s ({pre['speedup']:.2f}× faster); largest logit "
-        f"difference {pre['max_logit_diff']:.2f}, same top token: {'yes' if pre['same_top_token'] else 'no'}."))
-    decode["prefill_bf16"] = pre
+        f"reached, {bound_matvec:.0f}. Reading the file's own {file_bytes / 1e6:.0f} MB of quantised matrices "
+        f"instead would allow {bw / file_bytes:.0f} tokens/s."))
     quant = measure_quantized(f)
     big = quant["output layer (49152 × 576)"]
     caption("quantized", (
         "Output layer of SmolLM2 (49152 × 576), one token, 1 thread, best of 7: "
         + "; ".join(f"{k} {v['bytes'] / 2**20:.1f} MiB, {v['seconds'] * 1e3:.1f} ms" for k, v in big.items())
-        + ". Quantised products faster than NumPy's float32 here: "
-        + (", ".join(k for k, v in big.items() if v["speed_vs_numpy_float32"] > 1 and "float32" not in k
-                     and "bfloat16" not in k) or "none") + "."))
+        + ". Faster than NumPy's float32 here: "
+        + (", ".join(k for k, v in big.items() if v["speed_vs_numpy_float32"] > 1) or "none") + "."))
     flash = measure_flash()
     r = flash["2048"]
     caption("flash", (
