@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import tools.run_examples as runner
@@ -65,3 +67,30 @@ def test_unknown_example_name(sandbox, capsys):
     assert runner.main(["no_such_example"]) == 2
     assert "no such example: no_such_example" in capsys.readouterr().err
 
+
+
+def test_background_lane_and_timed_examples_run_in_order(sandbox, capsys, monkeypatch):
+    """A BESIDE example runs in the background while the others run; bench_* ones start only after it ended.
+    Each example's cache entry lists only the files it wrote, though two ran at once."""
+    examples, generated = sandbox
+    monkeypatch.setattr(runner, "BESIDE", ("slow",))
+    (examples / "slow.py").write_text(
+        "import os, time\nfrom tools.export import write_json\n"
+        "assert os.environ['OMP_NUM_THREADS'] == '1'\n"
+        "time.sleep(1.5)\nwrite_json('slow/done.json', {'ok': 1})\nprint('slow finished')\n")
+    (examples / "quick.py").write_text(
+        "import os\nfrom tools.export import write_json, GENERATED\n"
+        "assert os.environ['OMP_NUM_THREADS'] == '1'\n"
+        "write_json('quick/out.json', {'slow_done_yet': (GENERATED / 'slow/done.json').exists()})\n")
+    (examples / "bench_x.py").write_text(
+        "from tools.export import write_json, GENERATED\n"
+        "assert (GENERATED / 'slow/done.json').exists(), 'a benchmark started before the background ended'\n"
+        "write_json('bench/x.json', {'ok': 1})\n")
+    assert runner.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.index("running in the background") < out.index("quick.py: running") < out.index("slow finished") \
+        < out.index("bench_x.py: running alone")
+    assert (generated / "quick/out.json").read_text() == '{"slow_done_yet":false}'  # they did overlap
+    outputs = {s: json.loads((runner.CACHE / f"{s}.py.json").read_text())["outputs"] for s in ("slow", "quick", "bench_x")}
+    assert outputs == {"slow": ["slow/done.json"], "quick": ["quick/out.json"],
+                       "bench_x": ["bench/x.json"]}

@@ -17,9 +17,16 @@ GENERATED = Path(os.environ.get("LLMBOOK_GENERATED", REPO_ROOT / "docs" / "gener
 
 
 def generated_path(name: str) -> Path:
-    """Absolute path for a generated file ``name`` (e.g. ``"attention/x.svg"``); parents are created."""
+    """Absolute path for a generated file ``name`` (e.g. ``"attention/x.svg"``); parents are created.
+
+    Under ``tools.run_examples`` the name is also logged as one of the running example's outputs.
+    """
     path = GENERATED / name
     path.parent.mkdir(parents=True, exist_ok=True)
+    log = os.environ.get("LLMBOOK_OUTPUTS_LOG")  # set by tools.run_examples: which example wrote what
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(name + "\n")
     return path
 
 

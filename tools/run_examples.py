@@ -9,6 +9,13 @@
 Each is re-run only when its content hash changed: the hash covers the script,
 the source of every ``llmbook`` module it imported last time, and the lock file.
 A failing example stops the build and names the example.
+
+Order, on a 2-core machine: the long one-thread training runs in ``BESIDE`` start
+first, in the background, while the other examples run one after another with one
+thread each (two processes with two threads each on two cores run several times
+slower). Examples that measure speed (``bench_*`` and those in ``TIMED``) run last,
+alone, once the background has finished, so nothing else shares the machine while
+they time. Each example's output files are the ones it asked ``tools.export`` for.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ EXAMPLES = ROOT / "examples"
 NOTEBOOKS = EXAMPLES / "notebooks"
 GENERATED = Path(os.environ.get("LLMBOOK_GENERATED", ROOT / "docs" / "generated"))  # as tools.export
 CACHE = ROOT / ".cache" / "examples"
+BESIDE = ("align_run",)  # one thread, minutes long, times nothing: runs beside the others
+TIMED = ("hardware_roofline",)  # measures speed, like the bench_* scripts: runs alone
+ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def discover() -> list[Path]:
@@ -50,8 +60,12 @@ def content_hash(script: Path, modules: list[str]) -> str:
     return h.hexdigest()
 
 
+def _stem(script: Path) -> str:
+    return script.relative_to(EXAMPLES).as_posix().replace("/", "__")
+
+
 def cache_file(script: Path) -> Path:
-    return CACHE / (script.relative_to(EXAMPLES).as_posix().replace("/", "__") + ".json")
+    return CACHE / (_stem(script) + ".json")
 
 
 def is_fresh(script: Path) -> bool:
@@ -63,29 +77,48 @@ def is_fresh(script: Path) -> bool:
     return outputs_present and record["hash"] == content_hash(script, record["modules"])
 
 
-def snapshot() -> dict[str, float]:
-    return {p.relative_to(GENERATED).as_posix(): p.stat().st_mtime for p in GENERATED.rglob("*") if p.is_file()}
+def measures_speed(script: Path) -> bool:
+    return script.stem.startswith("bench_") or script.stem in TIMED
 
 
-def run_one(script: Path) -> tuple[list[str], list[str]]:
-    """Run one example in a fresh interpreter; return (llmbook modules it imported, files it wrote)."""
-    manifest = CACHE / "last-modules.json"
-    before = snapshot()
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT), TIKTOKEN_CACHE_DIR="")
-    cmd = [sys.executable, "-m", "tools.example_shim", str(script), str(manifest)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f"\nexample {label(script)} failed (exit {proc.returncode}); see its output above")
-    modules = json.loads(manifest.read_text())
-    after = snapshot()
-    outputs = sorted(name for name, mtime in after.items() if before.get(name) != mtime)
-    return modules, outputs
+def start(script: Path, env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+    """Start one example in a fresh interpreter; its output goes to ``log`` (or straight through)."""
+    stem = _stem(script)
+    for f in (CACHE / f"{stem}.modules.json", CACHE / f"{stem}.outputs.txt"):
+        f.unlink(missing_ok=True)
+    env = dict(os.environ, **env, MPLBACKEND="Agg", PYTHONPATH=str(ROOT), TIKTOKEN_CACHE_DIR="",
+               LLMBOOK_OUTPUTS_LOG=str(CACHE / f"{stem}.outputs.txt"))
+    cmd = [sys.executable, "-m", "tools.example_shim", str(script), str(CACHE / f"{stem}.modules.json")]
+    out = open(log, "w") if log else None  # noqa: SIM115 - closed by finish()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+    proc.log = out  # type: ignore[attr-defined]
+    return proc
+
+
+def finish(script: Path, proc: subprocess.Popen, t0: float) -> None:
+    """Wait for an example, fail the build if it failed, and cache what it imported and wrote."""
+    code = proc.wait()
+    if proc.log:  # type: ignore[attr-defined]
+        proc.log.close()  # type: ignore[attr-defined]
+        print(Path(proc.log.name).read_text(), end="", flush=True)  # type: ignore[attr-defined]
+    if code != 0:
+        raise SystemExit(f"\nexample {label(script)} failed (exit {code}); see its output above")
+    stem = _stem(script)
+    modules = json.loads((CACHE / f"{stem}.modules.json").read_text())
+    written = CACHE / f"{stem}.outputs.txt"
+    outputs = sorted(set(written.read_text().split())) if written.exists() else []
+    elapsed = time.perf_counter() - t0
+    record = {"hash": content_hash(script, modules), "modules": modules, "outputs": outputs,
+              "seconds": round(elapsed, 2)}
+    cache_file(script).write_text(json.dumps(record, indent=1))
+    print(f"{label(script)}: done in {elapsed:.1f} s, wrote {len(outputs)} file(s)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="only these examples (file stems)")
     parser.add_argument("--force", action="store_true", help="re-run even when cached")
+    parser.add_argument("--one-thread", action="store_true", help="run each example with one thread")
     args = parser.parse_args(argv)
 
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -97,19 +130,34 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     total = len(scripts)
     start_all = time.perf_counter()
-    for i, script in enumerate(scripts, 1):
-        name = label(script)
-        if not args.force and is_fresh(script):
-            print(f"[{i}/{total}] {name}: unchanged, cached", flush=True)
-            continue
-        print(f"[{i}/{total}] {name}: running ...", flush=True)
-        t0 = time.perf_counter()
-        modules, outputs = run_one(script)
-        elapsed = time.perf_counter() - t0
-        record = {"hash": content_hash(script, modules), "modules": modules, "outputs": outputs,
-                  "seconds": round(elapsed, 2)}
-        cache_file(script).write_text(json.dumps(record, indent=1))
-        print(f"[{i}/{total}] {name}: done in {elapsed:.1f} s, wrote {len(outputs)} file(s)", flush=True)
+    stale = [s for s in scripts if args.force or not is_fresh(s)]
+    for s in scripts:
+        if s not in stale:
+            print(f"{label(s)}: unchanged, cached", flush=True)
+    beside = [s for s in stale if s.stem in BESIDE]
+    rest = [s for s in stale if s not in beside and not measures_speed(s)]
+    timed = [s for s in stale if measures_speed(s)]
+    if not rest:
+        rest, beside = beside + rest, []
+    background = []  # (script, process, start time), each writing its output to a log shown when it ends
+    try:
+        for script in beside:  # one thread each, beside the foreground
+            print(f"{label(script)}: running in the background, one thread (its output follows when it ends)",
+                  flush=True)
+            log = CACHE / f"{script.stem}.log"
+            background.append((script, start(script, ONE_THREAD, log), time.perf_counter()))
+        for script in rest:
+            print(f"{label(script)}: running ...", flush=True)
+            finish(script, start(script, ONE_THREAD if background or args.one_thread else {}), time.perf_counter())
+        while background:
+            finish(*background[0])
+            background.pop(0)
+    finally:
+        for _, proc, _ in background:  # a foreground example failed: stop the background too
+            proc.kill()
+    for script in timed:
+        print(f"{label(script)}: running alone ...", flush=True)
+        finish(script, start(script, ONE_THREAD if args.one_thread else {}), time.perf_counter())
     print(f"examples: {total} up to date in {time.perf_counter() - start_all:.1f} s", flush=True)
     return 0
 
