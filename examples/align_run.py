@@ -394,7 +394,7 @@ def steps_data(run: dict) -> dict:
     steps = [
         {"id": "sft", "name": "SFT", "title": "Supervised fine-tuning",
          "what": "Next-token prediction on demonstrations, the loss on the assistant's tokens only.",
-         "examples_title": f"The first {len(ex['sft'])} demonstrations of the first batch ({b} a step):",
+         "examples_title": f"The first {len(ex['sft'])} demonstrations of the first batch (batches of {b}):",
          "examples": [fields(("prompt", e["prompt"]), ("demonstration", e["demonstration"])) for e in ex["sft"]],
          "curves": [curve("SFT loss per step", "step", "loss (nats/token)", run["sft_loss"])],
          "before": side("base", "base model"), "after": side("SFT", "SFT model")},
@@ -411,7 +411,7 @@ def steps_data(run: dict) -> dict:
         {"id": "ppo", "name": "PPO", "title": "PPO",
          "what": "Sample answers from the policy, score them with the reward model, minus β·KL to the SFT model, "
                  "and take clipped policy-gradient steps.",
-         "examples_title": f"The first {len(ex['ppo'])} rollouts of the last iteration ({st['ppo']}), with the "
+         "examples_title": f"The first {len(ex['ppo'])} rollouts of iteration {st['ppo']}, the last, with the "
                            "reward model's score and the judge's verdict:",
          "examples": [fields(("prompt", e["prompt"]), ("rollout", e["text"]),
                              ("reward-model score", f"{e['score']:.3f}"), ("judge", verdict(e))) for e in ex["ppo"]],
@@ -431,7 +431,7 @@ def steps_data(run: dict) -> dict:
         {"id": "grpo", "name": "GRPO", "title": "GRPO",
          "what": "A group of answers per prompt, each rewarded by the judge itself (1 if correct), each advantage its "
                  "reward against the group's; no value head, no reward model.",
-         "examples_title": f"One group of the last step ({st['grpo']}), {len(g['completions'])} answers to: "
+         "examples_title": f"One group of step {st['grpo']}, the last: {len(g['completions'])} answers to "
                            f"{g['prompt']}",
          "examples": [fields(("completion", c["text"]), ("judge's reward", f"{c['reward']:g}"),
                              ("advantage", f"{c['advantage']:.3f}")) for c in g["completions"]],
