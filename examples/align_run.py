@@ -446,7 +446,7 @@ def steps_data(run: dict) -> dict:
 
 
 def curves_figure(run: dict, record: dict | None):
-    """Every step's curve, this build's run and the record's drawn on the same axes (x: fraction of the run)."""
+    """Every step's curve, this build's run and the record's drawn on the same axes (x: step or iteration)."""
     import matplotlib.pyplot as plt
 
     panels = [("SFT loss", lambda r: r["sft_loss"]), ("reward-model loss", lambda r: r["rm_loss"]),

@@ -286,3 +286,87 @@ def test_lora_equals_a_dense_update_of_the_same_rank() -> None:
     assert base.weight.grad is None  # the frozen matrix never gets a gradient
     with pytest.raises(ValueError, match="r must be"):
         LoRALinear(base, r=11)
+
+
+# ----------------------------------------------------------------------------- the committed record and the page's files
+
+
+def _align_run():
+    """examples/align_run.py as a module (it sets one thread at import: the old count is put back)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    threads = torch.get_num_threads()
+    path = Path(__file__).resolve().parent.parent / "examples" / "align_run.py"
+    spec = importlib.util.spec_from_file_location("align_run", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        torch.set_num_threads(threads)
+    return module
+
+
+@pytest.fixture(scope="module")
+def record() -> dict:
+    from tools.bench import latest_record
+
+    rec = latest_record("alignment")
+    assert rec is not None, "no record in examples/records/alignment/: run examples/align_run.py --record"
+    return rec
+
+
+def test_the_record_is_a_longer_run_whose_verdicts_are_the_judges(record) -> None:
+    run = record["results"]
+    assert run["scale"] > 1 and run["wall_s"] > 0 and record["environment"]["date"]
+    assert all(run["steps"][k] > 0 for k in ("sft", "rm", "ppo", "dpo", "grpo")) and len(run["sft_loss"]) == \
+        run["steps"]["sft"]
+    train, test = make_problems(run["train"], run["test"], 0)
+    shown = test[:len(run["held_out"])]
+    assert run["held_out"] == [p.messages()[0]["content"] for p in shown]
+    for stage in run["stages"].values():
+        for p, a in zip(shown, stage["answers"]):
+            v = judge(p, a["text"])
+            assert (v.correct, v.formatted) == (a["correct"], a["formatted"])
+    by_question = {p.messages()[0]["content"]: p for p in train}
+    for e in run["examples"]["sft"]:
+        assert e["demonstration"] == by_question[e["prompt"]].demonstration()  # a training problem's demonstration
+    for e in run["examples"]["rm"] + run["examples"]["dpo"]:
+        p = by_question[e["prompt"]]
+        assert judge(p, e["chosen"]).correct and not judge(p, e["rejected"]).correct
+    group = run["examples"]["grpo"]["completions"]
+    rewards = torch.tensor([c["reward"] for c in group])
+    assert rewards.tolist() == [judge(by_question[run["examples"]["grpo"]["prompt"]], c["text"]).reward for c in group]
+    assert [c["advantage"] for c in group] == pytest.approx(group_advantages(rewards, len(group)).tolist(), abs=1e-6)
+    assert run["rm_loss"][0] == pytest.approx(math.log(2), abs=TOL) and \
+        run["dpo_loss"][0] == pytest.approx(math.log(2), abs=TOL)
+
+
+def test_page_files_draw_the_record_beside_the_run_or_say_there_is_none(record, tmp_path, monkeypatch) -> None:
+    import json
+
+    import tools.export as export
+
+    align = _align_run()
+    monkeypatch.setattr(export, "GENERATED", tmp_path)
+    live = dict(record["results"], environment={"date": "2030-01-02T03:04:05Z", "device_name": "test-cpu"})
+    live["wall_s"] = 123.4
+    align.write_outputs(live, record)
+    caption = (tmp_path / "alignment/caption.txt").read_text()
+    env, rec = record["environment"], record["results"]
+    assert "**This build's run**: 2030-01-02, " in caption and "123 s wall time" in caption
+    assert "**The record**" in caption and f"{env['date'][:10]}, {rec['cpu_model']} CPU ({env['device_name']})" \
+        in caption and f"step counts × {rec['scale']:g}, {rec['wall_s']:.0f} s wall time" in caption
+    rows = (tmp_path / "alignment/table.txt").read_text().splitlines()
+    assert "build / record" in rows[0] and len(rows) == 2 + len(rec["stages"])
+    a = rec["stages"]["SFT"]["accuracy"]
+    assert f"| SFT | {a:.0%} / {a:.0%} |" in rows[3]
+    steps = json.loads((tmp_path / "alignment/steps.json").read_text())
+    assert steps["steps"][0]["curves"][0]["y"] == live["sft_loss"]
+    assert steps["steps"][1]["after"]["answers"][0]["detail"].count(",") == live["best_of"] - 1
+    assert (tmp_path / "alignment/stages.svg").stat().st_size and (tmp_path / "alignment/curves.svg").stat().st_size
+    align.write_outputs(live, None)
+    assert "No record of a longer run is committed" in (tmp_path / "alignment/caption.txt").read_text()
+    assert "build / record" not in (tmp_path / "alignment/table.txt").read_text()
