@@ -94,3 +94,24 @@ def test_background_lane_and_timed_examples_run_in_order(sandbox, capsys, monkey
     outputs = {s: json.loads((runner.CACHE / f"{s}.py.json").read_text())["outputs"] for s in ("slow", "quick", "bench_x")}
     assert outputs == {"slow": ["slow/done.json"], "quick": ["quick/out.json"],
                        "bench_x": ["bench/x.json"]}
+
+
+def test_a_new_record_reruns_the_example_that_reads_it(sandbox, capsys, monkeypatch, tmp_path):
+    examples, generated = sandbox
+    import tools.bench as bench
+
+    records = examples / "records"
+    monkeypatch.setattr(bench, "RECORDS", records)
+    (examples / "reader.py").write_text(
+        "import tools.bench as b\nfrom pathlib import Path\nfrom tools.export import write_json\n"
+        f"b.RECORDS = Path({str(records)!r})\n"
+        "r = b.latest_record('demo')\nwrite_json('reader/out.json', {'n': r['results'] if r else None})\n")
+    assert runner.main([]) == 0
+    assert (generated / "reader/out.json").read_text() == '{"n":null}'
+    assert runner.main([]) == 0 and "unchanged, cached" in capsys.readouterr().out
+    (records / "demo").mkdir(parents=True)
+    (records / "demo" / "2026-01-01-x.json").write_text(
+        json.dumps({"environment": {"date": "2026-01-01T00:00:00Z"}, "results": 7}))
+    assert runner.main([]) == 0
+    assert "reader.py: running" in capsys.readouterr().out
+    assert (generated / "reader/out.json").read_text() == '{"n":7}'

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -91,8 +92,15 @@ def save_record(name: str, results: Any, device: str) -> Path:
 
 
 def latest_record(name: str) -> dict[str, Any] | None:
-    """The newest committed record of benchmark ``name`` (by the date inside it), or None."""
+    """The newest committed record of benchmark ``name`` (by the date inside it), or None.
+
+    Under ``tools.run_examples`` the folder is logged, so a new record re-runs the example that reads it.
+    """
     folder = RECORDS / name
+    log = os.environ.get("LLMBOOK_RECORDS_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(name + "\n")
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     if not records:
         return None

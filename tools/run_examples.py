@@ -7,7 +7,8 @@
   ``docs/generated/notebooks/<name>.ipynb`` for mkdocs-jupyter to render.
 
 Each is re-run only when its content hash changed: the hash covers the script,
-the source of every ``llmbook`` module it imported last time, and the lock file.
+the source of every ``llmbook`` and ``tools`` module it imported last time, the
+lock file, and the committed records it read last time (``examples/records/``).
 A failing example stops the build and names the example.
 
 Order, on a 2-core machine: the long one-thread training runs in ``BESIDE`` start
@@ -50,11 +51,13 @@ def label(script: Path) -> str:
     return script.relative_to(EXAMPLES.parent).as_posix()
 
 
-def content_hash(script: Path, modules: list[str]) -> str:
-    """Hash of the script, the lock file and the ``llmbook`` modules (repo-relative paths) it imported."""
+def content_hash(script: Path, modules: list[str], records: list[str] = ()) -> str:
+    """Hash of the script, the lock file, the ``llmbook``/``tools`` modules (repo-relative paths) it imported
+    and every file in the ``examples/records/<name>`` folders it read with ``tools.bench.latest_record``."""
     h = hashlib.sha256()
+    saved = [p for name in sorted(records) for p in sorted((EXAMPLES / "records" / name).glob("*.json"))]
     for name, path in [(label(script), script), ("requirements.lock", ROOT / "requirements.lock"),
-                       *((m, ROOT / m) for m in sorted(modules))]:
+                       *((m, ROOT / m) for m in sorted(modules)), *((p.name, p) for p in saved)]:
         h.update(name.encode())
         h.update(path.read_bytes() if path.exists() else b"<missing>")
     return h.hexdigest()
@@ -74,7 +77,7 @@ def is_fresh(script: Path) -> bool:
         return False
     record = json.loads(entry.read_text())
     outputs_present = all((GENERATED / o).exists() for o in record["outputs"])
-    return outputs_present and record["hash"] == content_hash(script, record["modules"])
+    return outputs_present and record["hash"] == content_hash(script, record["modules"], record.get("records", []))
 
 
 def measures_speed(script: Path) -> bool:
@@ -84,10 +87,11 @@ def measures_speed(script: Path) -> bool:
 def start(script: Path, env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
     """Start one example in a fresh interpreter; its output goes to ``log`` (or straight through)."""
     stem = _stem(script)
-    for f in (CACHE / f"{stem}.modules.json", CACHE / f"{stem}.outputs.txt"):
+    for f in (CACHE / f"{stem}.modules.json", CACHE / f"{stem}.outputs.txt", CACHE / f"{stem}.records.txt"):
         f.unlink(missing_ok=True)
     env = dict(os.environ, **env, MPLBACKEND="Agg", PYTHONPATH=str(ROOT), TIKTOKEN_CACHE_DIR="",
-               LLMBOOK_OUTPUTS_LOG=str(CACHE / f"{stem}.outputs.txt"))
+               LLMBOOK_OUTPUTS_LOG=str(CACHE / f"{stem}.outputs.txt"),
+               LLMBOOK_RECORDS_LOG=str(CACHE / f"{stem}.records.txt"))
     cmd = [sys.executable, "-m", "tools.example_shim", str(script), str(CACHE / f"{stem}.modules.json")]
     out = open(log, "w") if log else None  # noqa: SIM115 - closed by finish()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
@@ -107,9 +111,11 @@ def finish(script: Path, proc: subprocess.Popen, t0: float) -> None:
     modules = json.loads((CACHE / f"{stem}.modules.json").read_text())
     written = CACHE / f"{stem}.outputs.txt"
     outputs = sorted(set(written.read_text().split())) if written.exists() else []
+    read = CACHE / f"{stem}.records.txt"
+    records = sorted(set(read.read_text().split())) if read.exists() else []
     elapsed = time.perf_counter() - t0
-    record = {"hash": content_hash(script, modules), "modules": modules, "outputs": outputs,
-              "seconds": round(elapsed, 2)}
+    record = {"hash": content_hash(script, modules, records), "modules": modules, "outputs": outputs,
+              "records": records, "seconds": round(elapsed, 2)}
     cache_file(script).write_text(json.dumps(record, indent=1))
     print(f"{label(script)}: done in {elapsed:.1f} s, wrote {len(outputs)} file(s)", flush=True)
 
