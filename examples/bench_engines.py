@@ -4,15 +4,17 @@
     python examples/bench_engines.py --record    # 1 and 2 threads, one process each, saved as a record
 
 Engines (all through ``llmbook.inference.generate`` or ``forward(..., last_only=True)``): the float32
-torch model, the NumPy engine, ``fp16`` and ``bf16`` (``llmbook.hardware.packed``); `transformers`
+torch model, the NumPy engine, ``fp16``, ``bf16``, ``int8`` and ``int4`` (``llmbook.hardware.packed``); `transformers`
 loading the same GGUF as float32; llama.cpp (``llama-cpp-python``, an optional extra that compiles
 from source) on the same Q4_1 file when it is importable. Measured, interleaved, best of repeats:
 
-- decode: 64 greedy tokens after an 8-token prompt, tokens/s = (N - 1) / (T(N) - T(1));
+- decode: 64 greedy tokens after an 8-token prompt, tokens/s = (N - 1) / (T(N) - T(1)) (16 tokens
+  for the int8 and int4 engines, whose kernels are several times slower at one token);
 - prefill: one forward over 64 and 512 tokens, last position's logits (``logits_to_keep=1`` for
   transformers), as a speed ratio to transformers;
 - accuracy: each engine's logits against the float32 model's on 512 tokens of held-out text
-  (CPython's own docs): largest difference, top-token agreement, perplexity.
+  (CPython's own docs): largest difference, top-token agreement, perplexity (for int8 and int4,
+  computed with their dequantised weights in float32, which the tests show equal to their kernels).
 
 Writes ``generated/hardware/engines.json``, ``engines.svg`` and the decode and prefill captions.
 A build without llama.cpp shows the newest committed record's llama.cpp numbers, labelled with
@@ -38,6 +40,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import copy  # noqa: E402
 import math  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -45,6 +48,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from llmbook.hardware.packed import weight_bytes  # noqa: E402
+from llmbook.hardware.quantized import torch_int8_weights  # noqa: E402
 from llmbook.hardware.roofline import weight_bytes_per_token  # noqa: E402
 from llmbook.inference.engine import engine_for  # noqa: E402
 from llmbook.inference.generate import generate  # noqa: E402
@@ -54,9 +58,11 @@ from tools.bench import best_time, environment, latest_record, save_record, tria
 
 PROMPT, NEW = 8, 64  # decode: new greedy tokens after a prompt of this many tokens
 PREFILL = (64, 512)
-BOOK = ("torch", "numpy", "fp16", "bf16")  # generate(..., engine=...)
+BOOK = ("torch", "numpy", "fp16", "bf16", "int8", "int4")  # generate(..., engine=...)
+SHORT = {"int8": 16, "int4": 16}  # engines a few times slower: fewer new tokens, the same formula
+INTEGER = ("int8", "int4")  # PyTorch's weight-only integer kernels: decode only (prefill takes them minutes)
 LABELS = {"torch": "llmbook float32 (torch)", "numpy": "llmbook float32 (NumPy)", "fp16": "llmbook fp16",
-          "bf16": "llmbook bf16", "transformers": "transformers float32", "llama.cpp": "llama.cpp (Q4_1)"}
+          "bf16": "llmbook bf16", "int8": "llmbook int8", "int4": "llmbook int4 (Q4_1)", "transformers": "transformers float32", "llama.cpp": "llama.cpp (Q4_1)"}
 TEXT = ("The history of the printing press begins in the fifteenth century, when Johannes Gutenberg "
         "combined movable metal type, oil-based ink and a screw press into one system.")
 
@@ -68,6 +74,18 @@ def held_out_ids(model, n: int) -> list[int]:
     ids = model.tokenizer.encode("\n\n".join(topics[k] for k in sorted(topics))[: 8 * n])  # ~4 characters a token
     assert len(ids) >= n
     return ids[:n]
+
+
+def dequantized_twin(model, kind: str):
+    """The float32 model holding the integer engine's dequantised weights. tests/test_hardware_packed.py shows
+    the integer kernels equal these float32 products within float32 rounding, and this runs 512 tokens in
+    seconds where the kernels, built for other shapes, take minutes."""
+    twin = copy.deepcopy(model, {id(model.tokenizer): model.tokenizer})
+    for m in twin.modules():
+        if isinstance(m, torch.nn.Linear) and (kind == "int8" or m is twin.output):
+            q, s = torch_int8_weights(m.weight.detach().numpy())  # int4 keeps the file's Q4_1 numbers exactly
+            m.weight = torch.nn.Parameter(q.float() * s[:, None], requires_grad=False)
+    return twin
 
 
 def llama_cpp_engine(threads: int):
@@ -103,7 +121,8 @@ def measure(threads: int) -> dict:
     runs = {name: (lambda ids, n, e=name: generate(model, ids, max_new_tokens=n, eos_token_id=None, engine=e).ids)
             for name in BOOK}
     forwards = {name: (lambda ids, e=engine_for(model, name): e.forward(ids, e.new_cache(1, ids.shape[1]),
-                                                                       last_only=True)) for name in BOOK}
+                                                                       last_only=True))
+                for name in BOOK if name not in INTEGER}
     hf = reference_model("smollm2-135m-instruct")
 
     def hf_decode(ids: list[int], n: int) -> list[int]:
@@ -125,8 +144,9 @@ def measure(threads: int) -> dict:
         tokens = {name: run(prompt, 16) for name, run in runs.items()}  # warm-up, and what each says
         first = {name: best_time(lambda r=run: r(prompt, 1), 3) for name, run in runs.items()}
         for name, run in runs.items():  # engines one after another, each best of 3
-            total = best_time(lambda r=run: r(prompt, NEW), 3)
-            out["decode"][name] = (NEW - 1) / max(total - first[name], 1e-9)
+            n = SHORT.get(name, NEW)
+            total = best_time(lambda r=run, n=n: r(prompt, n), 3 if n == NEW else 2)
+            out["decode"][name] = (n - 1) / max(total - first[name], 1e-9)
             print(f"  {threads} thread(s) decode {LABELS[name]:26s} {out['decode'][name]:6.1f} tokens/s", flush=True)
         ref16 = tokens["torch"]
         out["same_16_tokens_as_float32"] = {k: v == ref16 for k, v in tokens.items()}
@@ -141,13 +161,14 @@ def measure(threads: int) -> dict:
         text = torch.tensor([held_out_ids(model, 512)])
         ref = model(text).double()
         for name in BOOK:
-            logits = torch.as_tensor(np.asarray(engine_for(model, name).forward(text))).double()
+            engine = dequantized_twin(model, name) if name in INTEGER else engine_for(model, name)
+            logits = torch.as_tensor(np.asarray(engine.forward(text))).double()
             logp = torch.log_softmax(logits[0, :-1], -1).gather(-1, text[0, 1:, None])
             out["accuracy"][name] = {"max_logit_diff": float((logits - ref).abs().max()),
                                      "top_token_agreement": float((logits.argmax(-1) == ref.argmax(-1)).double().mean()),
                                      "perplexity": math.exp(-float(logp.mean()))}
     out["weight_bytes"] = {"float32": weight_bytes_per_token(model.config),
-                           "fp16": weight_bytes(engine_for(model, "fp16"))}
+                           **{k: weight_bytes(engine_for(model, k)) for k in BOOK[2:]}}
     out["triad_bytes_per_s"] = triad_bandwidth(threads=threads)["best"]
     return out
 
@@ -192,7 +213,7 @@ def figure(live: dict, rec: dict | None) -> None:
     ax.legend(fontsize=6, loc="upper left")
     pre = [n for n in (*BOOK, "llama.cpp") if n in live["prefill"]["512"]["seconds"]]
     for j, t in enumerate(PREFILL):
-        vals = [live["prefill"][str(t)]["speedup_vs_transformers"][n] for n in pre]
+        vals = [live["prefill"][str(t)]["speedup_vs_transformers"][n] for n in pre]  # the integer engines: see caption
         bars = bx.bar([i + (j - 0.5) * 0.4 for i in range(len(pre))], vals, 0.4, label=f"{t} tokens", color=f"C{j + 3}")
         bx.bar_label(bars, [f"{v:.2f}" for v in vals], fontsize=6)
     bx.axhline(1, color="0.3", lw=1)
@@ -233,20 +254,24 @@ def main() -> None:
     best = fastest_book(live)
     acc = live["accuracy"]
     bound16 = live["triad_bytes_per_s"] / live["weight_bytes"]["fp16"]
-    llama = (f" llama.cpp, measured in this run: {d['llama.cpp']:.1f} (the book's fastest is "
+    llama = (f" llama.cpp, measured in this run: {d['llama.cpp']:.1f} (the book's fastest, {LABELS[best]}, is "
              f"{d[best] / d['llama.cpp']:.2f}× its speed)." if "llama.cpp" in d else
              " llama-cpp-python is not installed for this build (it compiles from source), so llama.cpp is not "
              "in this run." + (" " + record_text(rec) if rec else " No record of it is committed yet."))
     caption = (f"Greedy decoding, {NEW} tokens after an {PROMPT}-token prompt, {t} thread on {env['device_name']}, "
                f"this build: " + ", ".join(f"{LABELS[k]} {v:.1f}" for k, v in d.items() if k != "llama.cpp")
-               + f" tokens/s; the fp16 engine reads {live['weight_bytes']['fp16'] / 1e6:.0f} MB of weights per token, "
-               f"so at the triad bandwidth ({live['triad_bytes_per_s'] / 1e9:.1f} GB/s) its bound is "
-               f"{bound16:.0f} tokens/s.{llama}")
+               + " tokens/s. MB of matrices read per token: " + ", ".join(
+                   f"{k} {v / 1e6:.0f}" for k, v in live["weight_bytes"].items())
+               + f"; at the triad bandwidth ({live['triad_bytes_per_s'] / 1e9:.1f} GB/s) the fp16 engine's bound is "
+               f"{bound16:.0f} tokens/s, and the integer engines are far from theirs: their kernels are built for "
+               f"batches of tokens.{llama}")
     p64, p512 = (live["prefill"][str(n)]["speedup_vs_transformers"] for n in PREFILL)
     pre_caption = (f"Prefill speed as a multiple of transformers' float32 ({t} thread, last position's logits): "
-                   + "; ".join(f"{LABELS[k]} {p64[k]:.2f}× at 64 tokens, {p512[k]:.2f}× at 512"
-                               for k in BOOK + (("llama.cpp",) if "llama.cpp" in p64 else ()))
-                   + ". Against the float32 model on 512 tokens of CPython's docs: "
+                   + "; ".join(f"{LABELS[k]} {p64[k]:.2f}× at 64 tokens, {p512[k]:.2f}× at 512" for k in p64
+                               if k != "transformers")
+                   + " (the int8 and int4 engines are for decoding only: their kernels are slower still on many tokens)"
+                   + ". Against the float32 model on 512 tokens of CPython's docs (int8 and int4: their dequantised "
+                   "weights in float32, which equal their kernels to float32 rounding): "
                    + "; ".join(f"{k} largest logit difference {a['max_logit_diff']:.3f}, same top token at "
                                f"{a['top_token_agreement']:.1%} of positions, perplexity {a['perplexity']:.3f}"
                                for k, a in acc.items() if k != "torch")

@@ -1,4 +1,4 @@
-"""16-bit matrices (llmbook.hardware.packed): each packing does exactly its rounding and nothing else.
+"""Packed matrices (llmbook.hardware.packed): each packing does exactly its rounding and nothing else.
 
 - ``fp16``: fbgemm's kernel equals a float32 product with the weights rounded to float16 first,
   within float32 summation error; the whole packed model equals a float32 model whose weights were
@@ -6,6 +6,8 @@
   model's tokens.
 - ``bf16``: each product equals the float32 product of the rounded inputs and weights, rounded once
   more to bfloat16; the model's logits stay within a bound derived from bfloat16's unit roundoff.
+- ``int8`` and ``int4``: float32 products with the dequantised integers; the int4 model computes with
+  exactly the file's Q4_1 numbers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import torch
 
 from helpers import one_torch_thread, real_prompts
 from llmbook.hardware.packed import KINDS, PackedLinear, pack_model, weight_bytes
+from llmbook.hardware.quantized import quantize_blocks, torch_int8_weights
+from llmbook.models.quant import GGMLType
 from llmbook.inference.engine import ENGINES, engine_for
 from llmbook.inference.generate import generate
 
@@ -60,6 +64,38 @@ def test_bf16_kernel_rounds_inputs_weights_and_output() -> None:
     bound = U_BF16 * exact.abs() + gamma(576) * (xb.abs() @ wb.abs().T) * (1 + U_BF16)
     assert y.dtype == torch.float32 and y.shape == (3, 2, 200)
     assert bool(((y.double() - exact).abs() <= bound).all())
+
+
+@pytest.mark.parametrize("kind", ["int8", "int4"])
+def test_integer_kernels_are_float32_products_of_the_dequantised_weights(kind: str) -> None:
+    g = torch.Generator().manual_seed(2)
+    w, x = torch.randn(96, 256, generator=g) * 0.05, torch.randn(4, 256, generator=g)
+    layer = PackedLinear(w, kind)
+    if kind == "int8":
+        q, s = torch_int8_weights(w.numpy())
+        w_hat = q.double() * s.double()[:, None]
+    else:
+        w_hat = torch.from_numpy(quantize_blocks(w.numpy(), GGMLType.Q4_1).dequantize()).double()
+    exact = x.double() @ w_hat.T
+    bound = 2 * gamma(256) * (x.abs().double() @ w_hat.abs().T)  # the sums, and the scale applied in float32
+    y = layer(x).double()
+    assert bool(((y - exact).abs() <= bound).all()), float((y - exact).abs().max())
+    assert layer.nbytes == {"int8": 96 * 256 + 4 * 96, "int4": 96 * (256 // 32) * 20}[kind]
+
+
+def test_int4_model_computes_with_the_files_own_numbers(smollm) -> None:
+    """Re-quantising the dequantised Q4_1 matrices gives back the file's blocks, so the int4 engine equals
+    the float32 model except for its output layer, which (like the file's Q8_0 embedding) it keeps at 8 bits."""
+    q, s = torch_int8_weights(smollm.output.weight.detach().numpy())
+    like = copy.deepcopy(smollm, {id(smollm.tokenizer): smollm.tokenizer})
+    like.output = torch.nn.Linear(smollm.config.dim, smollm.config.vocab_size, bias=False)
+    like.output.weight = torch.nn.Parameter((q.double() * s.double()[:, None]).float(), requires_grad=False)
+    packed, c = engine_for(smollm, "int4"), smollm.config
+    ids = list(real_prompts(smollm).values())[0]
+    with torch.inference_mode():
+        want, got = like(torch.tensor([ids])), packed(torch.tensor([ids]))
+    bound = 5 * EPS32 * math.sqrt(c.n_layers * c.dim) * float(want.abs().max())
+    assert float((got - want).abs().max()) <= bound
 
 
 def test_packing_checks_its_input() -> None:

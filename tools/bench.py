@@ -46,13 +46,30 @@ def best_time(fn: Callable[[], Any], repeats: int) -> float:
     return time_call(fn, repeats=repeats, warmup=0)["best"]
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=RECORDS.parent,
-                             timeout=10)
-        return out.stdout.strip() or None
+        out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=RECORDS.parent, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def _git_commit() -> str | None:
+    """HEAD, with ``+changes`` when tracked files differ from it (the record's code is then not exactly HEAD's)."""
+    head = _git("rev-parse", "HEAD")
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    return None if not head else head + ("+changes" if dirty else "")
+
+
+def _cpu_name() -> str:
+    """The CPU's model name (Linux), and the architecture: e.g. ``AMD EPYC (x86_64)``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({platform.machine()})"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def environment(device: str = "cpu") -> dict[str, Any]:
@@ -64,7 +81,7 @@ def environment(device: str = "cpu") -> dict[str, Any]:
         "torch": torch.__version__,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "commit": _git_commit(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": _cpu_name(),
         "threads": torch.get_num_threads(),
     }
     if device.startswith("cuda") and torch.cuda.is_available():

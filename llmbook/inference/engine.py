@@ -81,13 +81,13 @@ def check_new_cache(config: Any, batch: int, max_len: int | None) -> int:
     return max_len
 
 
-ENGINES = ("torch", "numpy", "fp16", "bf16")
+ENGINES = ("torch", "numpy", "fp16", "bf16", "int8", "int4")  # the last four: llmbook.hardware.packed.KINDS
 _CONVERTED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def engine_for(model: Any, name: str) -> Engine:
     """The model itself (``"torch"``), or the same weights converted once per model: ``"numpy"`` as a
-    ``NumpyLlama``, ``"fp16"`` and ``"bf16"`` as a copy with 16-bit matrices (``llmbook.hardware.packed``)."""
+    ``NumpyLlama``, the others as a copy with its matrices packed in that format (``llmbook.hardware.packed``)."""
     if name == "torch":
         return model
     if name not in ENGINES:
