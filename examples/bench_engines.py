@@ -47,7 +47,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from llmbook.hardware.packed import weight_bytes  # noqa: E402
+from llmbook.hardware.packed import PackedLinear, weight_bytes  # noqa: E402
 from llmbook.hardware.quantized import torch_int8_weights  # noqa: E402
 from llmbook.hardware.roofline import weight_bytes_per_token  # noqa: E402
 from llmbook.inference.engine import engine_for  # noqa: E402
@@ -167,6 +167,15 @@ def measure(threads: int) -> dict:
             out["accuracy"][name] = {"max_logit_diff": float((logits - ref).abs().max()),
                                      "top_token_agreement": float((logits.argmax(-1) == ref.argmax(-1)).double().mean()),
                                      "perplexity": math.exp(-float(logp.mean()))}
+    mats = [m for m in engine_for(model, "fp16").modules() if isinstance(m, PackedLinear)]
+    xs = {m.in_features: torch.randn(1, m.in_features, generator=g) for m in mats}
+
+    def products() -> None:  # one token's matrix-vector products, nothing else: 269 MB, past any cache
+        for m in mats:
+            m(xs[m.in_features])
+
+    with torch.inference_mode():
+        out["fp16_products_s"] = best_time(products, 5)
     out["weight_bytes"] = {"float32": weight_bytes_per_token(model.config),
                            **{k: weight_bytes(engine_for(model, k)) for k in BOOK[2:]}}
     out["triad_bytes_per_s"] = triad_bandwidth(threads=threads)["best"]
@@ -183,7 +192,8 @@ def record_text(rec: dict) -> str:
     parts = []
     for r in rec["results"]["runs"]:
         best = fastest_book(r)
-        parts.append(f"{r['threads']} thread(s): llama.cpp {r['decode']['llama.cpp']:.0f} tokens/s, the book's "
+        parts.append(f"{r['threads']} thread(s): llama.cpp {r['decode']['llama.cpp']:.0f} tokens/s "
+                     f"({1e3 / r['decode']['llama.cpp']:.1f} ms a token), the book's "
                      f"fastest ({LABELS[best]}) {r['decode'][best]:.0f} ({r['decode'][best] / r['decode']['llama.cpp']:.2f}×"
                      f" llama.cpp), transformers {r['decode']['transformers']:.0f}")
     return (f"Committed record ({env['date'][:10]}, {env['device_name']}, llama-cpp-python "
@@ -254,7 +264,8 @@ def main() -> None:
     best = fastest_book(live)
     acc = live["accuracy"]
     bound16 = live["triad_bytes_per_s"] / live["weight_bytes"]["fp16"]
-    llama = (f" llama.cpp, measured in this run: {d['llama.cpp']:.1f} (the book's fastest, {LABELS[best]}, is "
+    llama = (f" llama.cpp, measured in this run: {d['llama.cpp']:.1f} ({1e3 / d['llama.cpp']:.1f} ms a token; the "
+             f"book's fastest, {LABELS[best]}, is "
              f"{d[best] / d['llama.cpp']:.2f}× its speed)." if "llama.cpp" in d else
              " llama-cpp-python is not installed for this build (it compiles from source), so llama.cpp is not "
              "in this run." + (" " + record_text(rec) if rec else " No record of it is committed yet."))
@@ -263,8 +274,10 @@ def main() -> None:
                + " tokens/s. MB of matrices read per token: " + ", ".join(
                    f"{k} {v / 1e6:.0f}" for k, v in live["weight_bytes"].items())
                + f"; at the triad bandwidth ({live['triad_bytes_per_s'] / 1e9:.1f} GB/s) the fp16 engine's bound is "
-               f"{bound16:.0f} tokens/s, and the integer engines are far from theirs: their kernels are built for "
-               f"batches of tokens.{llama}")
+               f"{bound16:.0f} tokens/s. Its matrix-vector products alone, one token's worth, took "
+               f"{live['fp16_products_s'] * 1e3:.1f} ms ({live['weight_bytes']['fp16'] / live['fp16_products_s'] / 1e9:.1f}"
+               f" GB/s) of its {1e3 / d['fp16']:.1f} ms per token; the rest is everything else the model does. The "
+               f"integer engines are far from their bounds: their kernels are built for batches of tokens.{llama}")
     p64, p512 = (live["prefill"][str(n)]["speedup_vs_transformers"] for n in PREFILL)
     pre_caption = (f"Prefill speed as a multiple of transformers' float32 ({t} thread, last position's logits): "
                    + "; ".join(f"{LABELS[k]} {p64[k]:.2f}× at 64 tokens, {p512[k]:.2f}× at 512" for k in p64

@@ -4,8 +4,8 @@ For each (prompt length P, new tokens N) every engine generates greedily, and
 decode speed is (N - 1) / (T(N) - T(1)): the time of N tokens minus the time of one
 (prefill and the first token), so prompt processing is not counted as decoding.
 Timings are the best of a few repeats, all engines interleaved in one run, with the
-same number of torch threads. llama-cpp-python is measured only when importable;
-otherwise the figure says so (no record of it has been committed).
+same number of torch threads. llama.cpp is raced in the hardware chapter
+(``examples/bench_engines.py``), live when it is installed, else from its committed record.
 """
 
 from __future__ import annotations
@@ -65,13 +65,8 @@ def main() -> None:
         engines["transformers"] = hf_generate
     except ImportError:
         print("transformers not importable: llmbook only")
-    try:
-        import llama_cpp  # noqa: F401
-
-        llama_note = "llama-cpp-python is importable but this script does not drive it yet."
-    except ImportError:
-        llama_note = ("llama-cpp-python is not installed here (it compiles from source in ~11 min), and no "
-                      "record of it has been committed, so it is absent from this figure.")
+    llama_note = ("llama.cpp is raced against every engine of the book, 16-bit and integer ones included, in the "
+                  "hardware chapter (examples/bench_engines.py).")
 
     rows = []
     for p, n, no_cache, repeats in CASES:
@@ -139,7 +134,7 @@ def main() -> None:
               if "estimate_for_comparison" in r]
     long = summary[f"P={CASES[-1][0]},N={CASES[-1][1]}"]
     env = environment("cpu")
-    record = latest_record("bench_generate")  # a committed record (e.g. with llama.cpp), if anyone saved one
+    record = latest_record("bench_generate")  # a committed record, if anyone saved one
     caption = (f"Greedy decoding of SmolLM2-135M-Instruct (float32) on {env['device_name']}, {THREADS} torch "
                f"thread(s), torch {env['torch']}, measured at build time; decode tokens/s = (N-1)/(T(N)-T(1)), best "
                f"of repeats, all engines in the same run. Bars marked * (no cache) are estimated from measured "

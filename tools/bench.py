@@ -101,7 +101,7 @@ def environment(device: str = "cpu") -> dict[str, Any]:
 def save_record(name: str, results: Any, device: str) -> Path:
     """Write a benchmark record to ``examples/records/<name>/<date>-<device>.json`` (to be committed)."""
     env = environment(device)
-    slug = "".join(c if c.isalnum() else "-" for c in env["device_name"]).strip("-").lower()
+    slug = "-".join("".join(c if c.isalnum() else " " for c in env["device_name"]).lower().split())
     path = RECORDS / name / f"{env['date'][:10]}-{slug}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"benchmark": name, "environment": env, "results": results}, indent=1) + "\n")
