@@ -49,6 +49,16 @@ def test_runs_then_caches_then_reruns_on_change(sandbox, capsys, monkeypatch):
     assert "running" in capsys.readouterr().out
 
 
+def test_an_example_may_end_with_sys_exit(sandbox):
+    examples, generated = sandbox
+    (examples / "a_ok.py").write_text("import sys\nfrom tools.export import write_json\n"
+                                    "write_json('ok/x.json', {})\nsys.exit(0)\n")
+    (examples / "b_bad.py").write_text("import sys\nsys.exit(3)\n")
+    with pytest.raises(SystemExit, match=r"example examples/b_bad.py failed \(exit 3\)"):
+        runner.main([])
+    assert json.loads((runner.CACHE / "a_ok.py.json").read_text())["outputs"] == ["ok/x.json"]
+
+
 def test_failing_example_is_named(sandbox, monkeypatch):
     examples, _ = sandbox
     (examples / "broken.py").write_text("raise RuntimeError('boom')\n")

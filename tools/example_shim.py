@@ -53,7 +53,11 @@ def main() -> None:
         run_notebook(script)
     else:
         sys.argv = [str(script)]
-        runpy.run_path(str(script), run_name="__main__")
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+        except SystemExit as stop:  # a script may end with sys.exit(main()): 0 or None is success
+            if stop.code not in (0, None):
+                raise
     manifest.write_text(json.dumps(imported_llmbook_files()))
 
 
