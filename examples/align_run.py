@@ -202,6 +202,11 @@ def best_of_n(sft_model: nn.Module, rm: RewardModel, base: nn.Module, d: Data, n
     verdicts = [judge(p, d.text(c)) for p, c in zip(d.test, picked)]
     candidates = [[dict(a, score=float(scores[k, i])) for k in range(n)
                    for a in d.answers([d.test[i]], [samples[k][i]])] for i in range(SHOWN)]
+    scored = []  # every sample, k-major as scores: the reward model's score beside the judge's verdict
+    for k in range(n):
+        for i, p in enumerate(d.test):
+            v = judge(p, d.text(samples[k][i]))
+            scored.append({"score": float(scores[k, i]), "correct": v.correct, "formatted": v.formatted})
     ids, mask = pack(prompts, picked, PAD)
     with torch.no_grad():  # KL of the best-of-n policy to base, estimated on its own samples (log ratio of the models)
         kl = (sequence_logprob(sft_model(ids), ids, mask) - sequence_logprob(base(ids), ids, mask)).mean()
@@ -209,7 +214,7 @@ def best_of_n(sft_model: nn.Module, rm: RewardModel, base: nn.Module, d: Data, n
     return {"accuracy": sum(v.correct for v in verdicts) / len(verdicts),
             "format": sum(v.formatted for v in verdicts) / len(verdicts),
             "kl": float(kl) + math.log(n) - (n - 1) / n, "example": d.text(picked[0]),
-            "answers": d.answers(d.test, picked), "candidates": candidates}
+            "answers": d.answers(d.test, picked), "candidates": candidates, "scored": scored}
 
 
 def dpo(sft_model: nn.Module, d: Data, beta: float = 0.1) -> tuple[nn.Module, list[float], list[dict]]:
@@ -330,7 +335,8 @@ def caption(run: dict, who: str = "This build's run") -> str:
 
 def where(run: dict, env: dict) -> str:
     """Date, device, threads, scale and time of a run, from what it recorded."""
-    return (f"{env['date'][:10]}, {run['cpu_model']} CPU ({env['device_name']}), {run['threads']} thread, step "
+    cpu, name = run["cpu_model"], env["device_name"]  # older runs: a model name, and the architecture as name
+    return (f"{env['date'][:10]}, {name if cpu in name else f'{cpu} ({name})'}, {run['threads']} thread, step "
             f"counts × {run['scale']:g}, {run['wall_s']:.0f} s wall time ({run['total_cpu_s']:.0f} CPU-seconds)")
 
 
@@ -380,9 +386,6 @@ def steps_data(run: dict) -> dict:
     def side(stage: str, label: str) -> dict:
         return {"stage": stage, "label": label, "answers": stages[stage]["answers"][:n]}
 
-    def verdict(a: dict) -> str:
-        return "correct" if a["correct"] else "formatted, wrong sum" if a["formatted"] else "not formatted"
-
     def curve(title: str, x_label: str, y_label: str, y: list[float]) -> dict:
         return {"title": title, "x_label": x_label, "y_label": y_label, "y": y}
 
@@ -414,9 +417,11 @@ def steps_data(run: dict) -> dict:
          "examples_title": f"The first {len(ex['ppo'])} rollouts of iteration {st['ppo']}, the last, with the "
                            "reward model's score and the judge's verdict:",
          "examples": [fields(("prompt", e["prompt"]), ("rollout", e["text"]),
-                             ("reward-model score", f"{e['score']:.3f}"), ("judge", verdict(e))) for e in ex["ppo"]],
+                             ("reward-model score", f"{e['score']:.3f}"), ("judge", verdict_of(e))) for e in ex["ppo"]],
          "curves": [curve("Reward-model score of the batch", "iteration", "mean score", [r["score"] for r in run["ppo"]]),
-                    curve("KL to the SFT model", "iteration", "nats per answer", [r["kl"] for r in run["ppo"]])],
+                    curve("KL to the SFT model", "iteration", "nats per answer", [r["kl"] for r in run["ppo"]]),
+                    curve("Judge accuracy of the batch", "iteration", "fraction correct",
+                          [r["correct"] for r in run["ppo"]])],
          "before": side("SFT", "SFT model"), "after": side("PPO", "PPO policy")},
         {"id": "dpo", "name": "DPO", "title": "DPO",
          "what": "The same preference pairs without a reward model or sampling: raise the chosen answer's "
@@ -452,8 +457,10 @@ def curves_figure(run: dict, record: dict | None):
     panels = [("SFT loss", lambda r: r["sft_loss"]), ("reward-model loss", lambda r: r["rm_loss"]),
               ("DPO loss", lambda r: r["dpo_loss"]), ("PPO: reward-model score", lambda r: [x["score"] for x in r["ppo"]]),
               ("PPO: KL to SFT (nats)", lambda r: [x["kl"] for x in r["ppo"]]),
+              ("PPO: judge accuracy of the batch", lambda r: [x["correct"] for x in r["ppo"]]),
               ("GRPO: judge's reward", lambda r: [x["reward"] for x in r["grpo"]])]
-    fig, axes = plt.subplots(2, 3, figsize=(9, 4.8))
+    fig, axes = plt.subplots(2, 4, figsize=(11, 4.8))
+    axes.flat[-1].axis("off")
     runs = [("this build", run, "-")] + ([("record", record["results"], "--")] if record else [])
     for ax, (title, get) in zip(axes.flat, panels):
         for label, r, style in runs:
@@ -465,6 +472,57 @@ def curves_figure(run: dict, record: dict | None):
     fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="upper center", ncol=2, frameon=False, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
+
+
+VERDICTS = ("correct", "formatted, wrong sum", "not formatted")
+
+
+def verdict_of(a: dict) -> str:
+    return VERDICTS[0] if a["correct"] else VERDICTS[1] if a["formatted"] else VERDICTS[2]
+
+
+def rm_vs_judge(run: dict) -> dict:
+    """The reward model's scores of the best-of-n samples, grouped by the judge's verdict, and how often it
+    scores a correct answer above a wrong one (over every such pair of samples of the same prompt)."""
+    scored, groups = run["rm_vs_judge"], {v: [] for v in VERDICTS}
+    for a in scored:
+        groups[verdict_of(a)].append(a["score"])
+    n, prompts = run["best_of"], run["test"]
+    by_prompt = [[scored[k * prompts + i] for k in range(n)] for i in range(prompts)]
+    pairs = [(a["score"], b["score"]) for group in by_prompt for a in group if a["correct"]
+             for b in group if not b["correct"]]
+    return {"groups": groups, "pairs": len(pairs),
+            "ranked_right": sum(x > y for x, y in pairs) / len(pairs) if pairs else None}
+
+
+def rm_figure(run: dict, record: dict | None):
+    """Reward-model score against the judge's verdict, one dot per best-of-n sample (this build's run)."""
+    import matplotlib.pyplot as plt
+
+    groups = rm_vs_judge(run)["groups"]
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    rng = random.Random(0)
+    for i, (name, ys) in enumerate(groups.items()):
+        ax.scatter([i + rng.uniform(-0.18, 0.18) for _ in ys], ys, s=10, alpha=0.6, color=f"C{i}")
+        if ys:
+            ax.hlines(sum(ys) / len(ys), i - 0.3, i + 0.3, color="black", lw=2)
+    ax.set_xticks(range(len(groups)), [f"{k}\n({len(v)} samples)" for k, v in groups.items()], fontsize=8)
+    ax.set_ylabel("reward-model score")
+    ax.set_title(f"{run['best_of']} SFT samples per held-out prompt: what the reward model gave each verdict "
+                 f"(bars: means)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def rm_caption(run: dict) -> str:
+    r = rm_vs_judge(run)
+    means = "; ".join(f"{k}: mean {sum(v) / len(v):.2f} over {len(v)} samples" if v else f"{k}: none"
+                      for k, v in r["groups"].items())
+    ranked = (f" Over the {r['pairs']} pairs of a correct and a wrong sample of the same prompt, it scored the "
+              f"correct one higher in {r['ranked_right']:.0%}." if r["pairs"] else
+              " No prompt had both a correct and a wrong sample, so no pair can be ranked.")
+    return (f"This build's reward model on the {len(run['rm_vs_judge'])} samples best-of-{run['best_of']} chose "
+            f"from ({run['best_of']} per held-out prompt), by the judge's verdict: {means}.{ranked}\n")
 
 
 def stages_figure(run: dict, record: dict | None):
@@ -486,25 +544,16 @@ def stages_figure(run: dict, record: dict | None):
     return fig
 
 
-def cpu_model() -> str:
-    """The CPU's model name as Linux reports it (tools.bench records only the architecture)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        import platform
-
-        return platform.processor() or platform.machine()
-
-
 def train_all() -> dict:
     """Every step, in order; the run as a dict of plain numbers and texts."""
+    from tools.bench import cpu_name
+
     t_start, wall_start = time.process_time(), time.perf_counter()
     base = llmbook.load_model("smollm2-135m-instruct").eval()
     train, test = make_problems(N_TRAIN, N_TEST, SEED)
     d = Data(base.tokenizer, base.eos_token_id, train, test)
     times, stages, examples = {}, {}, {}
-    run = {"scale": SCALE, "cpu_model": cpu_model(), "threads": torch.get_num_threads(), "steps": STEPS, "blocks": BLOCKS, "train": N_TRAIN, "test": N_TEST, "batch": BATCH,
+    run = {"scale": SCALE, "cpu_model": cpu_name(), "threads": torch.get_num_threads(), "steps": STEPS, "blocks": BLOCKS, "train": N_TRAIN, "test": N_TEST, "batch": BATCH,
            "best_of": BEST_OF, "held_out": [question(p) for p in test[:SHOWN]], "examples": examples}
 
     def timed(name, f, *a):
@@ -518,6 +567,7 @@ def train_all() -> dict:
     stages["SFT"] = timed("eval sft", evaluate, sft_model, base, d, 1)
     rm, run["rm_loss"], run["rm_pair_accuracy"], examples["rm"] = timed("rm", reward_model, sft_model, d)
     stages[f"RM best-of-{BEST_OF}"] = timed("best-of-n", best_of_n, sft_model, rm, base, d, BEST_OF, 2)
+    run["rm_vs_judge"] = stages[f"RM best-of-{BEST_OF}"].pop("scored")
     ppo_model, run["ppo"], examples["ppo"] = timed("ppo", ppo, sft_model, rm, d)
     stages["PPO"] = timed("eval ppo", evaluate, ppo_model, base, d, 1)
     del ppo_model
@@ -560,7 +610,11 @@ def write_outputs(run: dict, record: dict | None) -> None:
     generated_path("alignment/table.txt").write_text(table(run, record), encoding="utf-8")
     generated_path("alignment/caption.txt").write_text(captions(run, record), encoding="utf-8")
     write_json("alignment/steps.json", steps_data(run))
-    for name, make in (("stages", stages_figure), ("curves", curves_figure)):
+    if "rm_vs_judge" in run:
+        generated_path("alignment/rm_caption.txt").write_text(rm_caption(run), encoding="utf-8")
+    for name, make in (("stages", stages_figure), ("curves", curves_figure), ("rm_vs_judge", rm_figure)):
+        if name == "rm_vs_judge" and "rm_vs_judge" not in run:
+            continue
         fig = make(run, record)
         save_figure(fig, f"alignment/{name}.svg")
         plt.close(fig)

@@ -357,7 +357,7 @@ def test_page_files_draw_the_record_beside_the_run_or_say_there_is_none(record, 
     caption = (tmp_path / "alignment/caption.txt").read_text()
     env, rec = record["environment"], record["results"]
     assert "**This build's run**: 2030-01-02, " in caption and "123 s wall time" in caption
-    assert "**The record**" in caption and f"{env['date'][:10]}, {rec['cpu_model']} CPU ({env['device_name']})" \
+    assert "**The record**" in caption and f"{env['date'][:10]}, {rec['cpu_model']} ({env['device_name']})" \
         in caption and f"step counts × {rec['scale']:g}, {rec['wall_s']:.0f} s wall time" in caption
     rows = (tmp_path / "alignment/table.txt").read_text().splitlines()
     assert "build / record" in rows[0] and len(rows) == 2 + len(rec["stages"])
@@ -367,6 +367,15 @@ def test_page_files_draw_the_record_beside_the_run_or_say_there_is_none(record, 
     assert steps["steps"][0]["curves"][0]["y"] == live["sft_loss"]
     assert steps["steps"][1]["after"]["answers"][0]["detail"].count(",") == live["best_of"] - 1
     assert (tmp_path / "alignment/stages.svg").stat().st_size and (tmp_path / "alignment/curves.svg").stat().st_size
+    assert not (tmp_path / "alignment/rm_caption.txt").exists()  # the record predates the reward-vs-judge data
+    n, prompts = live["best_of"], live["test"]
+    live["rm_vs_judge"] = [{"score": float(k), "correct": k == 0, "formatted": k < 2}  # sample k of every prompt
+                           for k in range(n) for _ in range(prompts)]
+    align.write_outputs(live, record)
+    rm = (tmp_path / "alignment/rm_caption.txt").read_text()
+    assert f"correct: mean 0.00 over {prompts} samples" in rm and f"not formatted: mean {(2 + n - 1) / 2:.2f}" in rm
+    assert f"Over the {prompts * (n - 1)} pairs" in rm and "higher in 0%" in rm  # correct scored lowest everywhere
+    assert (tmp_path / "alignment/rm_vs_judge.svg").stat().st_size
     align.write_outputs(live, None)
     assert "No record of a longer run is committed" in (tmp_path / "alignment/caption.txt").read_text()
     assert "build / record" not in (tmp_path / "alignment/table.txt").read_text()

@@ -61,7 +61,7 @@ def _git_commit() -> str | None:
     return None if not head else head + ("+changes" if dirty else "")
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     """The CPU's model name (Linux), and the architecture: e.g. ``AMD EPYC (x86_64)``."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -81,7 +81,7 @@ def environment(device: str = "cpu") -> dict[str, Any]:
         "torch": torch.__version__,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "commit": _git_commit(),
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "threads": torch.get_num_threads(),
     }
     if device.startswith("cuda") and torch.cuda.is_available():
