@@ -63,6 +63,8 @@ SHORT = {"int8": 16, "int4": 16}  # engines a few times slower: fewer new tokens
 INTEGER = ("int8", "int4")  # PyTorch's weight-only integer kernels: decode only (prefill takes them minutes)
 LABELS = {"torch": "llmbook float32 (torch)", "numpy": "llmbook float32 (NumPy)", "fp16": "llmbook fp16",
           "bf16": "llmbook bf16", "int8": "llmbook int8", "int4": "llmbook int4 (Q4_1)", "transformers": "transformers float32", "llama.cpp": "llama.cpp (Q4_1)"}
+TICKS = {"torch": "float32\n(torch)", "numpy": "float32\n(NumPy)", "fp16": "fp16", "bf16": "bf16", "int8": "int8",
+         "int4": "int4\n(Q4_1)", "transformers": "transformers\nfloat32", "llama.cpp": "llama.cpp\n(Q4_1)"}
 TEXT = ("The history of the printing press begins in the fifteenth century, when Johannes Gutenberg "
         "combined movable metal type, oil-based ink and a screw press into one system.")
 
@@ -202,7 +204,7 @@ def record_text(rec: dict) -> str:
 
 
 def figure(live: dict, rec: dict | None) -> None:
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 2]})
     series = [(f"this build, {live['threads']} thread", live, "")]
     if rec is not None:
         series += [(f"record {rec['environment']['date'][:10]}, {r['threads']} thread(s)", r, "//")
@@ -218,7 +220,7 @@ def figure(live: dict, rec: dict | None) -> None:
     for key, style in (("float32", ":"), ("fp16", "--")):
         ax.axhline(bw / live["weight_bytes"][key], color="0.3", ls=style, lw=1,
                    label=f"bound, {key} weights ÷ triad ({live['threads']} thread)")
-    ax.set_xticks(range(len(names)), [LABELS[n].replace(" (", "\n(") for n in names], fontsize=7)
+    ax.set_xticks(range(len(names)), [TICKS[n] for n in names], fontsize=7)
     ax.set_ylabel(f"decode tokens/s ({NEW} greedy)")
     ax.legend(fontsize=6, loc="upper left")
     pre = [n for n in (*BOOK, "llama.cpp") if n in live["prefill"]["512"]["seconds"]]
@@ -228,7 +230,7 @@ def figure(live: dict, rec: dict | None) -> None:
         bx.bar_label(bars, [f"{v:.2f}" for v in vals], fontsize=6)
     bx.axhline(1, color="0.3", lw=1)
     bx.axhline(1.5, color="0.3", lw=1, ls="--", label="1.5× transformers")
-    bx.set_xticks(range(len(pre)), [LABELS[n].replace("llmbook ", "").replace(" (", "\n(") for n in pre], fontsize=7)
+    bx.set_xticks(range(len(pre)), [TICKS[n] for n in pre], fontsize=7)
     bx.set_ylabel(f"prefill speed ÷ transformers' ({live['threads']} thread)")
     bx.legend(fontsize=6)
     fig.tight_layout()
