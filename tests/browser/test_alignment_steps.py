@@ -27,7 +27,7 @@ def test_exported_steps_are_the_runs(exported) -> None:
     assert list(by_id) == ["sft", "rm", "ppo", "dpo", "grpo"]
     assert by_id["sft"]["curves"][0]["y"] == run["sft_loss"] and by_id["rm"]["curves"][0]["y"] == run["rm_loss"]
     assert by_id["dpo"]["curves"][0]["y"] == run["dpo_loss"]
-    assert [c["y"] for c in by_id["ppo"]["curves"]] == [[r["score"] for r in run["ppo"]], [r["kl"] for r in run["ppo"]]]
+    assert [c["y"] for c in by_id["ppo"]["curves"]] == [[r[k] for r in run["ppo"]] for k in ("score", "kl", "correct")]
     assert by_id["grpo"]["curves"][0]["y"] == [r["reward"] for r in run["grpo"]]
     # the held-out prompts are the run's first test problems, never trained on; every verdict is the judge's
     train, test = make_problems(run["train"], run["test"], 0)

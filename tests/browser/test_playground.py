@@ -99,6 +99,11 @@ def test_each_widget_answers_input(page, site_url, site_dir) -> None:
     loss.locator("input[type=range]").fill("1")
     assert loss.locator("circle.loss-curve-current").count() == 1
 
+    align = page.locator('.llmbook-widget[data-widget="alignment-steps"]')
+    align.get_by_role("tab", name="PPO").click()
+    assert align.get_attribute("data-step") == "ppo"
+    assert align.get_by_role("tabpanel").locator("figure").count() == 3  # reward, KL and the judge's accuracy
+
     assert not page.console_errors and not page.offsite_requests
 
 
