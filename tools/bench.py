@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import platform
 import statistics
 import subprocess
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from tools.export import log_for_runner
 
 RECORDS = Path(__file__).resolve().parent.parent / "examples" / "records"
 
@@ -114,10 +115,7 @@ def latest_record(name: str) -> dict[str, Any] | None:
     Under ``tools.run_examples`` the folder is logged, so a new record re-runs the example that reads it.
     """
     folder = RECORDS / name
-    log = os.environ.get("LLMBOOK_RECORDS_LOG")
-    if log:
-        with open(log, "a", encoding="utf-8") as f:
-            f.write(name + "\n")
+    log_for_runner("LLMBOOK_RECORDS_LOG", name)
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     if not records:
         return None

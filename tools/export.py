@@ -23,11 +23,17 @@ def generated_path(name: str) -> Path:
     """
     path = GENERATED / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    log = os.environ.get("LLMBOOK_OUTPUTS_LOG")  # set by tools.run_examples: which example wrote what
+    log_for_runner("LLMBOOK_OUTPUTS_LOG", name)
+    return path
+
+
+def log_for_runner(variable: str, name: str) -> None:
+    """Append ``name`` to the file the environment variable ``variable`` names, if it is set: how an example
+    tells ``tools.run_examples`` what it wrote (``LLMBOOK_OUTPUTS_LOG``) or read (``LLMBOOK_RECORDS_LOG``)."""
+    log = os.environ.get(variable)
     if log:
         with open(log, "a", encoding="utf-8") as f:
             f.write(name + "\n")
-    return path
 
 
 def _check_finite(obj: Any, where: str = "$") -> None:

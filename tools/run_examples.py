@@ -84,35 +84,41 @@ def measures_speed(script: Path) -> bool:
     return script.stem.startswith("bench_") or script.stem in TIMED
 
 
-def start(script: Path, env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
-    """Start one example in a fresh interpreter; its output goes to ``log`` (or straight through)."""
+def scratch(script: Path) -> dict[str, Path]:
+    """Where a run of ``script`` leaves what it imported, wrote and read (see ``tools.example_shim`` and
+    ``tools.export.log_for_runner``), and its output when it runs in the background."""
     stem = _stem(script)
-    for f in (CACHE / f"{stem}.modules.json", CACHE / f"{stem}.outputs.txt", CACHE / f"{stem}.records.txt"):
+    return {k: CACHE / f"{stem}.{k}" for k in ("modules.json", "outputs.txt", "records.txt", "log")}
+
+
+def start(script: Path, env: dict[str, str], background: bool = False) -> subprocess.Popen:
+    """Start one example in a fresh interpreter; in the background its output goes to a log, shown by ``finish``."""
+    files = scratch(script)
+    for f in files.values():
         f.unlink(missing_ok=True)
     env = dict(os.environ, **env, MPLBACKEND="Agg", PYTHONPATH=str(ROOT), TIKTOKEN_CACHE_DIR="",
-               LLMBOOK_OUTPUTS_LOG=str(CACHE / f"{stem}.outputs.txt"),
-               LLMBOOK_RECORDS_LOG=str(CACHE / f"{stem}.records.txt"))
-    cmd = [sys.executable, "-m", "tools.example_shim", str(script), str(CACHE / f"{stem}.modules.json")]
-    out = open(log, "w") if log else None  # noqa: SIM115 - closed by finish()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
-    proc.log = out  # type: ignore[attr-defined]
-    return proc
+               LLMBOOK_OUTPUTS_LOG=str(files["outputs.txt"]), LLMBOOK_RECORDS_LOG=str(files["records.txt"]))
+    cmd = [sys.executable, "-m", "tools.example_shim", str(script), str(files["modules.json"])]
+    if not background:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env)
+    with open(files["log"], "w") as out:  # the child keeps its own handle on the file
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def lines(path: Path) -> list[str]:
+    return sorted(set(path.read_text().split())) if path.exists() else []
 
 
 def finish(script: Path, proc: subprocess.Popen, t0: float) -> None:
-    """Wait for an example, fail the build if it failed, and cache what it imported and wrote."""
+    """Wait for an example, fail the build if it failed, and cache what it imported, wrote and read."""
     code = proc.wait()
-    if proc.log:  # type: ignore[attr-defined]
-        proc.log.close()  # type: ignore[attr-defined]
-        print(Path(proc.log.name).read_text(), end="", flush=True)  # type: ignore[attr-defined]
+    files = scratch(script)
+    if files["log"].exists():
+        print(files["log"].read_text(), end="", flush=True)
     if code != 0:
         raise SystemExit(f"\nexample {label(script)} failed (exit {code}); see its output above")
-    stem = _stem(script)
-    modules = json.loads((CACHE / f"{stem}.modules.json").read_text())
-    written = CACHE / f"{stem}.outputs.txt"
-    outputs = sorted(set(written.read_text().split())) if written.exists() else []
-    read = CACHE / f"{stem}.records.txt"
-    records = sorted(set(read.read_text().split())) if read.exists() else []
+    modules, records = json.loads(files["modules.json"].read_text()), lines(files["records.txt"])
+    outputs = lines(files["outputs.txt"])
     elapsed = time.perf_counter() - t0
     record = {"hash": content_hash(script, modules, records), "modules": modules, "outputs": outputs,
               "records": records, "seconds": round(elapsed, 2)}
@@ -124,7 +130,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="only these examples (file stems)")
     parser.add_argument("--force", action="store_true", help="re-run even when cached")
-    parser.add_argument("--one-thread", action="store_true", help="run each example with one thread")
     args = parser.parse_args(argv)
 
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -150,11 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         for script in beside:  # one thread each, beside the foreground
             print(f"{label(script)}: running in the background, one thread (its output follows when it ends)",
                   flush=True)
-            log = CACHE / f"{script.stem}.log"
-            background.append((script, start(script, ONE_THREAD, log), time.perf_counter()))
+            background.append((script, start(script, ONE_THREAD, background=True), time.perf_counter()))
         for script in rest:
             print(f"{label(script)}: running ...", flush=True)
-            finish(script, start(script, ONE_THREAD if background or args.one_thread else {}), time.perf_counter())
+            finish(script, start(script, ONE_THREAD if background else {}), time.perf_counter())
         while background:
             finish(*background[0])
             background.pop(0)
@@ -163,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             proc.kill()
     for script in timed:
         print(f"{label(script)}: running alone ...", flush=True)
-        finish(script, start(script, ONE_THREAD if args.one_thread else {}), time.perf_counter())
+        finish(script, start(script, {}), time.perf_counter())
     print(f"examples: {total} up to date in {time.perf_counter() - start_all:.1f} s", flush=True)
     return 0
 
