@@ -29,6 +29,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 ARGS = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ARGS.add_argument("--threads", type=int, default=1, help="threads for torch, OpenBLAS and llama.cpp")
@@ -54,13 +55,14 @@ from llmbook.inference.engine import engine_for  # noqa: E402
 from llmbook.inference.generate import generate  # noqa: E402
 from llmbook.models.llama import load_model  # noqa: E402
 from llmbook.models.registry import model_path, reference_model  # noqa: E402
+from llmbook.training.data import pydoc_topics_text  # noqa: E402
 from tools.bench import best_time, environment, latest_record, save_record, triad_bandwidth  # noqa: E402
 
 PROMPT, NEW = 8, 64  # decode: new greedy tokens after a prompt of this many tokens
 PREFILL = (64, 512)
 BOOK = ("torch", "numpy", "fp16", "bf16", "int8", "int4")  # generate(..., engine=...)
-SHORT = {"int8": 16, "int4": 16}  # engines a few times slower: fewer new tokens, the same formula
 INTEGER = ("int8", "int4")  # PyTorch's weight-only integer kernels: decode only (prefill takes them minutes)
+NEW_INTEGER = 16  # their kernels are several times slower at one token: fewer new tokens, the same formula
 LABELS = {"torch": "llmbook float32 (torch)", "numpy": "llmbook float32 (NumPy)", "fp16": "llmbook fp16",
           "bf16": "llmbook bf16", "int8": "llmbook int8", "int4": "llmbook int4 (Q4_1)", "transformers": "transformers float32", "llama.cpp": "llama.cpp (Q4_1)"}
 TICKS = {"torch": "float32\n(torch)", "numpy": "float32\n(NumPy)", "fp16": "fp16", "bf16": "bf16", "int8": "int8",
@@ -71,9 +73,7 @@ TEXT = ("The history of the printing press begins in the fifteenth century, when
 
 def held_out_ids(model, n: int) -> list[int]:
     """n tokens of English prose the model was never shown by this book: CPython's own docs."""
-    from pydoc_data.topics import topics
-
-    ids = model.tokenizer.encode("\n\n".join(topics[k] for k in sorted(topics))[: 8 * n])  # ~4 characters a token
+    ids = model.tokenizer.encode(pydoc_topics_text()[: 8 * n])  # ~4 characters a token
     assert len(ids) >= n
     return ids[:n]
 
@@ -146,7 +146,7 @@ def measure(threads: int) -> dict:
         tokens = {name: run(prompt, 16) for name, run in runs.items()}  # warm-up, and what each says
         first = {name: best_time(lambda r=run: r(prompt, 1), 3) for name, run in runs.items()}
         for name, run in runs.items():  # engines one after another, each best of 3
-            n = SHORT.get(name, NEW)
+            n = NEW_INTEGER if name in INTEGER else NEW
             total = best_time(lambda r=run, n=n: r(prompt, n), 3 if n == NEW else 2)
             out["decode"][name] = (n - 1) / max(total - first[name], 1e-9)
             print(f"  {threads} thread(s) decode {LABELS[name]:26s} {out['decode'][name]:6.1f} tokens/s", flush=True)
@@ -250,7 +250,7 @@ def main() -> None:
         for threads in (1, 2):
             with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
                 subprocess.run([sys.executable, __file__, "--threads", str(threads), "--json", tmp.name], check=True)
-                runs.append(json.load(open(tmp.name)))
+                runs.append(json.loads(Path(tmp.name).read_text()))
         path = save_record("bench_engines", {"runs": runs, "command": "python examples/bench_engines.py --record"},
                            "cpu")
         print(f"saved {path}")
