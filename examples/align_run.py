@@ -111,22 +111,25 @@ def question(p: Problem) -> str:
     return p.messages()[0]["content"]
 
 
+def rates(verdicts: list) -> dict[str, float]:
+    """The judge's accuracy and format rate over a list of verdicts."""
+    return {"accuracy": sum(v.correct for v in verdicts) / len(verdicts),
+            "format": sum(v.formatted for v in verdicts) / len(verdicts)}
+
+
 def evaluate(policy: nn.Module, base: nn.Module, d: Data, seed: int) -> dict[str, float]:
     """Greedy answers on the held-out prompts -> accuracy and format rate; sampled answers -> KL(policy ‖ base),
     the mean over prompts of log π(y)/π_base(y) summed over the answer's tokens (k1, unbiased)."""
     prompts = [d.prompt(p) for p in d.test]
     greedy = rollout(policy, prompts, MAX_NEW, d.eos, temperature=0)
-    verdicts = [judge(p, d.text(c)) for p, c in zip(d.test, greedy)]
-    if policy is base:  # KL(base ‖ base) = 0: no samples needed
-        return {"accuracy": sum(v.correct for v in verdicts) / len(verdicts),
-                "format": sum(v.formatted for v in verdicts) / len(verdicts), "kl": 0.0,
-                "example": d.text(greedy[0]), "answers": d.answers(d.test, greedy)}
-    sampled = rollout(policy, prompts, MAX_NEW, d.eos, temperature=1.0, generator=torch.Generator().manual_seed(seed))
-    ids, mask = pack(prompts, sampled, PAD)
-    with torch.no_grad():
-        kl = (sequence_logprob(policy(ids), ids, mask) - sequence_logprob(base(ids), ids, mask)).mean()
-    return {"accuracy": sum(v.correct for v in verdicts) / len(verdicts),
-            "format": sum(v.formatted for v in verdicts) / len(verdicts), "kl": float(kl),
+    kl = 0.0  # KL(base ‖ base) = 0: no samples needed
+    if policy is not base:
+        sampled = rollout(policy, prompts, MAX_NEW, d.eos, temperature=1.0,
+                          generator=torch.Generator().manual_seed(seed))
+        ids, mask = pack(prompts, sampled, PAD)
+        with torch.no_grad():
+            kl = float((sequence_logprob(policy(ids), ids, mask) - sequence_logprob(base(ids), ids, mask)).mean())
+    return {**rates([judge(p, d.text(c)) for p, c in zip(d.test, greedy)]), "kl": kl,
             "example": d.text(greedy[0]), "answers": d.answers(d.test, greedy)}
 
 
@@ -198,21 +201,18 @@ def best_of_n(sft_model: nn.Module, rm: RewardModel, base: nn.Module, d: Data, n
     samples = [rollout(sft_model, prompts, MAX_NEW, d.eos, 1.0, g) for _ in range(n)]  # n x (prompts)
     with torch.no_grad():  # all n x prompts samples scored in one batch
         scores = rm(*pack(prompts * n, [c for s in samples for c in s], PAD)).view(n, len(prompts))
-    picked = [samples[int(scores[:, i].argmax())][i] for i in range(len(prompts))]
-    verdicts = [judge(p, d.text(c)) for p, c in zip(d.test, picked)]
+    verdict = [[judge(p, d.text(samples[k][i])) for i, p in enumerate(d.test)] for k in range(n)]  # n x (prompts)
+    best = [int(scores[:, i].argmax()) for i in range(len(prompts))]
+    picked = [samples[k][i] for i, k in enumerate(best)]
     candidates = [[dict(a, score=float(scores[k, i])) for k in range(n)
                    for a in d.answers([d.test[i]], [samples[k][i]])] for i in range(SHOWN)]
-    scored = []  # every sample, k-major as scores: the reward model's score beside the judge's verdict
-    for k in range(n):
-        for i, p in enumerate(d.test):
-            v = judge(p, d.text(samples[k][i]))
-            scored.append({"score": float(scores[k, i]), "correct": v.correct, "formatted": v.formatted})
+    scored = [{"score": float(scores[k, i]), "correct": v.correct, "formatted": v.formatted}  # RM beside the judge
+              for k in range(n) for i, v in enumerate(verdict[k])]
     ids, mask = pack(prompts, picked, PAD)
     with torch.no_grad():  # KL of the best-of-n policy to base, estimated on its own samples (log ratio of the models)
         kl = (sequence_logprob(sft_model(ids), ids, mask) - sequence_logprob(base(ids), ids, mask)).mean()
     # best-of-n's own KL to the sampler is at most log n - (n-1)/n (Beirami et al. 2024); we add that bound
-    return {"accuracy": sum(v.correct for v in verdicts) / len(verdicts),
-            "format": sum(v.formatted for v in verdicts) / len(verdicts),
+    return {**rates([verdict[k][i] for i, k in enumerate(best)]),
             "kl": float(kl) + math.log(n) - (n - 1) / n, "example": d.text(picked[0]),
             "answers": d.answers(d.test, picked), "candidates": candidates, "scored": scored}
 
@@ -266,7 +266,8 @@ def ppo(sft_model: nn.Module, rm: RewardModel, d: Data, beta: float = 0.05,
             old_values = value_head(hidden[:, :-1])[..., 0] * mask
             ref_logp = token_logprobs(sft_model(ids), ids, cmask)
             score = rm(ids, cmask)
-            rewards = token_rewards(score, kl_k1(old_logp, ref_logp), mask, beta)
+            kl = kl_k1(old_logp, ref_logp)  # (B, T-1) per token
+            rewards = token_rewards(score, kl, mask, beta)
             adv, returns = gae(rewards, old_values, mask, gamma=1.0, lam=0.95)
             adv = masked_whiten(adv, mask)
         for _ in range(epochs):
@@ -280,7 +281,7 @@ def ppo(sft_model: nn.Module, rm: RewardModel, d: Data, beta: float = 0.05,
             loss.backward()
             opt.step()
         correct = sum(judge(p, d.text(c)).correct for p, c in zip(batch, completions)) / len(batch)
-        log.append({"score": float(score.mean()), "kl": float((kl_k1(old_logp, ref_logp) * mask).sum(1).mean()),
+        log.append({"score": float(score.mean()), "kl": float((kl * mask).sum(1).mean()),
                     "policy_loss": pg.item(), "value_loss": vf.item(), "correct": correct})
         examples = [dict(a, prompt=question(p), score=float(s)) for p, a, s in
                     zip(batch, d.answers(batch, completions), score)]
