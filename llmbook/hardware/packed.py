@@ -41,14 +41,18 @@ from llmbook.models.quant import GGMLType
 KINDS = ("fp16", "bf16", "int8", "int4")
 
 
+def check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown packing {kind!r}; choose one of {', '.join(KINDS)}")
+
+
 # --8<-- [start:linear]
 class PackedLinear(nn.Module):
     """``y = x W^T`` for x (..., in) float32 -> (..., out) float32, with W (out, in) stored as ``kind``."""
 
     def __init__(self, weight: torch.Tensor, kind: str) -> None:
         super().__init__()
-        if kind not in KINDS:
-            raise ValueError(f"unknown packing {kind!r}; choose one of {', '.join(KINDS)}")
+        check_kind(kind)
         if weight.ndim != 2 or weight.dtype != torch.float32:
             raise ValueError(f"expected a 2-D float32 weight, got {tuple(weight.shape)} {weight.dtype}")
         self.kind, self.out_features, self.in_features = kind, *weight.shape
@@ -87,8 +91,7 @@ def pack_model(model: Any, kind: str = "fp16") -> Any:
 
     The float32 model is untouched; the copy shares its tokenizer and float32 embedding.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown packing {kind!r}; choose one of {', '.join(KINDS)}")
+    check_kind(kind)  # before any copying
     if any(p.dtype != torch.float32 for p in model.parameters()):
         raise ValueError("pack_model takes a float32 model (load_model gives one)")
     shared = {id(p): p for p in model.parameters()}  # no copy of the weights: they are re-packed below

@@ -36,7 +36,7 @@ class KerasEncoderLayer(keras.layers.Layer):
         self.attn = layers.MultiHeadAttention(n_heads, key_dim=dim // n_heads)
         self.norm1 = layers.LayerNormalization(epsilon=eps)  # Keras's default epsilon differs from torch's
         self.up = layers.Dense(hidden, activation="relu")  # C -> F
-        self.down = layers.Dense(dim)  # H -> C
+        self.down = layers.Dense(dim)  # F -> C
         self.norm2 = layers.LayerNormalization(epsilon=eps)
         self.drop = layers.Dropout(dropout)  # active only when called with training=True
 
