@@ -42,7 +42,7 @@ from llmbook.alignment.rollout import rollout
 from llmbook.alignment.sequences import pack, sequence_logprob, token_logprobs
 from llmbook.alignment.sft import sft_loss
 from llmbook.alignment.task import Problem, judge, make_problems, preference_pairs
-from llmbook.inference.chat import chatml_ids
+from llmbook.tokenizer.chat import chatml_ids
 from llmbook.training.optimizer import AdamW
 
 torch.set_num_threads(1)

@@ -48,7 +48,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from llmbook.hardware.packed import PackedLinear, weight_bytes  # noqa: E402
+from llmbook.hardware.packed import KINDS, PackedLinear, pack_model, weight_bytes  # noqa: E402
 from llmbook.hardware.quantized import torch_int8_weights  # noqa: E402
 from llmbook.hardware.roofline import weight_bytes_per_token  # noqa: E402
 from llmbook.inference.engine import engine_for  # noqa: E402
@@ -117,12 +117,12 @@ def llama_cpp_engine(threads: int):
 def measure(threads: int) -> dict:
     torch.set_num_threads(threads)
     model = load_model()
-    for name in BOOK:
-        engine_for(model, name)  # convert once, before any timing
+    engines = {name: pack_model(model, name) if name in KINDS else engine_for(model, name)
+               for name in BOOK}  # convert once, before any timing
     prompt = model.tokenizer.encode(TEXT)[:PROMPT]
-    runs = {name: (lambda ids, n, e=name: generate(model, ids, max_new_tokens=n, eos_token_id=None, engine=e).ids)
+    runs = {name: (lambda ids, n, e=name: generate(model, ids, max_new_tokens=n, eos_token_id=None, engine=engines[e]).ids)
             for name in BOOK}
-    forwards = {name: (lambda ids, e=engine_for(model, name): e.forward(ids, e.new_cache(1, ids.shape[1]),
+    forwards = {name: (lambda ids, e=engines[name]: e.forward(ids, e.new_cache(1, ids.shape[1]),
                                                                        last_only=True))
                 for name in BOOK if name not in INTEGER}
     hf = reference_model("smollm2-135m-instruct")
@@ -163,13 +163,13 @@ def measure(threads: int) -> dict:
         text = torch.tensor([held_out_ids(model, 512)])
         ref = model(text).double()
         for name in BOOK:
-            engine = dequantized_twin(model, name) if name in INTEGER else engine_for(model, name)
+            engine = dequantized_twin(model, name) if name in INTEGER else engines[name]
             logits = torch.as_tensor(np.asarray(engine.forward(text))).double()
             logp = torch.log_softmax(logits[0, :-1], -1).gather(-1, text[0, 1:, None])
             out["accuracy"][name] = {"max_logit_diff": float((logits - ref).abs().max()),
                                      "top_token_agreement": float((logits.argmax(-1) == ref.argmax(-1)).double().mean()),
                                      "perplexity": math.exp(-float(logp.mean()))}
-    mats = [m for m in engine_for(model, "fp16").modules() if isinstance(m, PackedLinear)]
+    mats = [m for m in engines["fp16"].modules() if isinstance(m, PackedLinear)]
     xs = {m.in_features: torch.randn(1, m.in_features, generator=g) for m in mats}
 
     def products() -> None:  # one token's matrix-vector products, nothing else: 269 MB, past any cache
@@ -179,7 +179,7 @@ def measure(threads: int) -> dict:
     with torch.inference_mode():
         out["fp16_products_s"] = best_time(products, 5)
     out["weight_bytes"] = {"float32": weight_bytes_per_token(model.config),
-                           **{k: weight_bytes(engine_for(model, k)) for k in BOOK[2:]}}
+                           **{k: weight_bytes(engines[k]) for k in BOOK[2:]}}
     out["triad_bytes_per_s"] = triad_bandwidth(threads=threads)["best"]
     return out
 

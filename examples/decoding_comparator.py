@@ -14,7 +14,7 @@ import torch
 
 from tools.export import write_json
 from llmbook.inference.generate import generate
-from llmbook.inference.kv_cache import KVCache
+from llmbook.layers.kv_cache import KVCache
 from llmbook.models.llama import load_model
 
 PROMPTS = [

@@ -22,7 +22,7 @@ import time  # noqa: E402
 import torch  # noqa: E402
 
 from llmbook.inference.generate import generate  # noqa: E402
-from llmbook.inference.probes import (addition_problems, addition_prompt, pronoun_probabilities,  # noqa: E402
+from llmbook.limits.probes import (addition_problems, addition_prompt, pronoun_probabilities,  # noqa: E402
                                       read_integer, token_probabilities)
 from llmbook.models.llama import describe, load_model  # noqa: E402
 from tools.export import write_json  # noqa: E402

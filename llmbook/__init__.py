@@ -5,7 +5,11 @@ The package is laid out like the book, one subpackage per part:
 - :mod:`llmbook.tokenizer`: text to token ids and back (byte-level BPE, exact against tiktoken);
 - :mod:`llmbook.layers`: attention, norms, positions, feed-forward, embeddings, blocks;
 - :mod:`llmbook.models`: the Llama model, its config, the GGUF file format and its quantisations;
-- :mod:`llmbook.inference`: the decoding loop, sampling, the KV cache, chat templates, the NumPy engine.
+- :mod:`llmbook.inference`: the decoding loop, sampling, the engine interface, the NumPy engine;
+- :mod:`llmbook.training`, :mod:`llmbook.alignment`: the loss, the loop, and the steps after pretraining;
+- :mod:`llmbook.hardware`: where the time and memory go; :mod:`llmbook.limits`: probes of what models can do.
+
+A module imports only its own part and the parts before it, in this order.
 
 Three entry points cover most uses::
 
@@ -19,7 +23,9 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["generate", "inference", "layers", "load_model", "models", "tokenizer"]
+# The parts in the book's order: a module imports only its own part and earlier ones (tests/test_layout.py).
+PARTS = ("tokenizer", "layers", "models", "inference", "training", "alignment", "hardware", "limits")
+__all__ = ["PARTS", "generate", "load_model", *PARTS]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,6 +39,6 @@ def __getattr__(name: str) -> Any:
         from llmbook.inference.generate import generate
 
         return generate
-    if name in {"tokenizer", "layers", "models", "inference"}:
+    if name in PARTS:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'llmbook' has no attribute {name!r}")

@@ -83,6 +83,15 @@ def _help(o: dict[str, Any]) -> str:
             + (f"; default: {defaults}]" if defaults else "]"))
 
 
+def _check_engine(name: str) -> None:
+    """``--engine``: one of inference's engines or one of the hardware chapter's packings (checked before loading)."""
+    if name not in ENGINES:
+        from llmbook.hardware.packed import KINDS
+
+        if name not in KINDS:
+            raise ValueError(f"--engine must be one of {', '.join((*ENGINES, *KINDS))}, got {name!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m llmbook", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -110,9 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ignore-eos", action="store_true", help="do not stop at the end-of-sequence token")
     g.add_argument("--no-cache", action="store_true", help="recompute every position at every step (slow; "
                                                            "to see what the KV cache saves)")
-    g.add_argument("--engine", default="torch", choices=list(ENGINES),
+    g.add_argument("--engine", default="torch", metavar="NAME",
                    help="torch: the float32 model; numpy: the same in NumPy; fp16: 16-bit matrices, fastest "
-                        "decoding on a CPU; bf16: bfloat16 products, fastest prefill (docs/hardware.md)")
+                        "decoding on a CPU; bf16: bfloat16 products, fastest prefill; int8, int4: weight-only integers "
+                        "(docs/hardware.md)")
     g.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy machine)")
     g.add_argument("--stats", action="store_true", help="print token count and speed to stderr at the end")
@@ -148,6 +158,7 @@ def _generate(args: argparse.Namespace, fail: Any) -> int:
     try:  # before the model loads: mistakes fail fast
         p = strategy_params(args.strategy, **params)
         check_seed(args.seed)
+        _check_engine(args.engine)
         if args.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be an integer >= 1, got {args.max_new_tokens}")
         if args.threads is not None and args.threads < 1:
@@ -164,6 +175,10 @@ def _generate(args: argparse.Namespace, fail: Any) -> int:
 
         torch.set_num_threads(args.threads)
     model = load_model(args.model)
+    if args.engine not in ENGINES:
+        from llmbook.hardware.packed import pack_model
+
+        args.engine = pack_model(model, args.engine)
     t0, n = time.perf_counter(), 0
     try:
         pieces = stream(model, prompt, args.strategy, args.max_new_tokens, args.seed, stop=args.stop,
@@ -183,7 +198,7 @@ def _generate(args: argparse.Namespace, fail: Any) -> int:
 
 
 def _tokenize(args: argparse.Namespace, fail: Any) -> int:
-    from llmbook.inference.chat import chatml, chatml_ids
+    from llmbook.tokenizer.chat import chatml, chatml_ids
     from llmbook.models.config import LlamaConfig, gguf_tokenizer
     from llmbook.models.gguf import read_gguf
     from llmbook.models.registry import model_path

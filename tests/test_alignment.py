@@ -60,7 +60,7 @@ def test_preference_pairs_chosen_correct_rejected_not() -> None:
 
 
 def test_every_prompt_has_the_same_length(smollm) -> None:
-    from llmbook.inference.chat import chatml_ids
+    from llmbook.tokenizer.chat import chatml_ids
 
     train, test = make_problems(30, 30)
     lengths = {len(chatml_ids(smollm.tokenizer, p.messages(), default_system=None)) for p in train + test}
@@ -245,7 +245,7 @@ def test_grpo_loss_by_hand() -> None:
 
 def test_greedy_rollout_matches_generate(smollm) -> None:
     import llmbook
-    from llmbook.inference.chat import chatml_ids
+    from llmbook.tokenizer.chat import chatml_ids
 
     prompts = [chatml_ids(smollm.tokenizer, p.messages(), default_system=None) for p in make_problems(3, 0)[0]]
     outs = rollout(smollm, prompts, max_new_tokens=6, eos=smollm.eos_token_id, temperature=0)

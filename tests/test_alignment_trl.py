@@ -12,7 +12,7 @@ from llmbook.alignment.dpo import dpo_loss
 from llmbook.alignment.reward import RewardModel, bradley_terry_loss
 from llmbook.alignment.sequences import pack, sequence_logprob
 from llmbook.alignment.task import make_problems, preference_pairs
-from llmbook.inference.chat import chatml_ids
+from llmbook.tokenizer.chat import chatml_ids
 
 PAD = 0  # <|endoftext|>, never inside a prompt or answer
 # Both sides run the same float32 model on the same inputs; they differ only in the order of a few

@@ -128,7 +128,7 @@ def test_tokenize_into_a_closed_pipe_stops_quietly() -> None:
     (["generate", "x", "--max-new-tokens", "0"], "--max-new-tokens must be an integer >= 1"),
     (["generate", "x", "--threads", "0"], "--threads must be >= 1"),
     (["generate", "x", "--top-p", "lots"], "argument --top-p: invalid float value: 'lots'"),
-    (["generate", "x", "--engine", "gpu"], "invalid choice: 'gpu'"),
+    (["generate", "x", "--engine", "gpu"], "--engine must be one of torch, numpy, fp16, bf16, int8, int4, got 'gpu'"),
     (["tokens", "x"], "invalid choice: 'tokens'"),
     ([], "the following arguments are required: COMMAND"),
 ])

@@ -13,7 +13,7 @@ from torch import nn
 from llmbook.layers.blocks import EncoderLayer, GPT2Block, LlamaBlock
 from llmbook.layers.embedding import TokenEmbedding
 from llmbook.layers.feed_forward import FeedForward, SwiGLU
-from llmbook.inference.kv_cache import KVCache
+from llmbook.layers.kv_cache import KVCache
 from llmbook.layers.grouped_query_attention import GroupedQueryAttention
 from llmbook.layers.norms import LayerNorm, RMSNorm, layer_norm_np, rms_norm_np
 from llmbook.layers.positions import LearnedPositions, apply_rope, rope_angles, sinusoidal_positions

@@ -7,15 +7,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "llmbook"
-PARTS = {"tokenizer", "layers", "models", "inference", "training", "alignment", "hardware"}
+PARTS = ("tokenizer", "layers", "models", "inference", "training", "alignment", "hardware", "limits")  # book order
 ENTRY_POINTS = {"__init__.py", "__main__.py", "cli.py"}
+SHARED = {"checks.py"}  # argument checks every part uses; it imports no part
 
 
 def test_every_module_sits_in_a_part_of_the_book() -> None:
     top = {p.name for p in PACKAGE.iterdir() if p.suffix == ".py"}
-    assert top <= ENTRY_POINTS, f"modules outside a part's subpackage: {sorted(top - ENTRY_POINTS)}"
+    assert top <= ENTRY_POINTS | SHARED, f"modules outside a part's subpackage: {sorted(top - ENTRY_POINTS - SHARED)}"
     subpackages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
-    assert subpackages <= PARTS, f"subpackages not named after a part of the book: {sorted(subpackages - PARTS)}"
+    assert subpackages <= set(PARTS), f"subpackages not named after a part of the book: {sorted(subpackages - PARTS)}"
     for sub in subpackages:
         assert (PACKAGE / sub / "__init__.py").is_file(), f"llmbook/{sub} has no __init__.py"
 
@@ -28,6 +29,88 @@ def _imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
     return names
+
+
+def _all_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at the top, inside functions or under TYPE_CHECKING: names like
+    ``llmbook.layers.kv_cache``, and for ``from llmbook.layers import x`` also ``llmbook.layers.x``."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def part_violations(path: Path, imports: set[str]) -> list[str]:
+    """The imports of a module of part P that name a part after P (or of the shared module that name any part)."""
+    where = path.relative_to(PACKAGE).parts
+    own = PARTS.index(where[0]) if len(where) > 1 else None
+    bad = []
+    for name in sorted(imports):
+        bits = name.split(".")
+        if bits[0] != "llmbook" or len(bits) < 2 or bits[1] not in PARTS:
+            continue
+        if (own is None and where[0] in SHARED) or (own is not None and PARTS.index(bits[1]) > own):
+            bad.append(name)
+    return bad
+
+
+def test_imports_follow_the_order_of_the_parts() -> None:
+    """A module imports only its own part and earlier ones (tokenizer before layers before models ...), so the book
+    can be read front to back. Catches, e.g., a layer importing the KV cache from ``inference``, or inference
+    importing ``hardware`` to build a packed engine."""
+    assert PARTS == __import__("llmbook").PARTS
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] in ENTRY_POINTS:
+            continue  # the command line and the top-level shortcuts may use every part
+        bad += [f"{path.relative_to(ROOT)} imports {m}" for m in part_violations(path, _all_imports(path))]
+    assert not bad, "imports against the order of the parts:\n" + "\n".join(bad)
+
+
+def test_the_import_order_check_finds_a_backward_import() -> None:
+    """The checker itself: a layer importing inference, or the shared checks importing a part, is reported;
+    importing an earlier part is not."""
+    layer, shared = PACKAGE / "layers" / "x.py", PACKAGE / "checks.py"
+    assert part_violations(layer, {"llmbook.inference.kv_cache", "llmbook.tokenizer.core", "torch"}) == [
+        "llmbook.inference.kv_cache"]
+    assert part_violations(shared, {"llmbook.models.inputs"}) == ["llmbook.models.inputs"]
+    assert part_violations(PACKAGE / "hardware" / "x.py", {"llmbook.training.flops", "llmbook.checks"}) == []
+
+
+def _nav_pages(items: list) -> list[str]:
+    pages = []
+    for item in items:
+        value = next(iter(item.values())) if isinstance(item, dict) else item
+        pages += _nav_pages(value) if isinstance(value, list) else [value]
+    return pages
+
+
+def test_the_menu_and_the_reading_order_agree() -> None:
+    """The home page's reading order lists the chapters in the order of the menu (mkdocs.yml's nav), so a reader
+    following either meets each page at the same point. Catches a page moved in one and not the other."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)  # !ENV and other tags
+    nav = _nav_pages(yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=Loader)["nav"])
+    index = (ROOT / "docs" / "index.md").read_text()
+    section = index.split("### Reading order", 1)[1].split("\n## ", 1)[0]
+    items = re.split(r"\n(?=\d+\. )", section.split("\n\n1. ", 1)[1].split("\n\n", 1)[0])  # "1. ..." to a blank line
+    order = [m for item in items for m in re.findall(r"\]\(([^)#]+\.(?:md|ipynb))", item)]
+    assert order, "docs/index.md has no numbered reading order"
+    in_menu = [p for p in nav if p in order]
+    assert in_menu == order, f"reading order {order} differs from the menu's {in_menu}"
+    chapters = [p for p in nav if p not in {"index.md", "playground.md", "faq.md", "notation.md", "contributing.md"}]
+    missing = [p for p in chapters if p not in order]
+    assert not missing, f"pages in the menu but not in the reading order: {missing}"
 
 
 def test_the_package_never_imports_the_build_tools_or_writes_docs() -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from llmbook.inference.generate import generate
-from llmbook.inference.probes import (addition_problems, addition_prompt, pronoun_probabilities, read_integer,
+from llmbook.limits.probes import (addition_problems, addition_prompt, pronoun_probabilities, read_integer,
                                       token_probabilities)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from llmbook.inference.chat import chatml
+from llmbook.tokenizer.chat import chatml
 from llmbook.inference.generate import generate
 from llmbook.models.llama import Llama, load_model
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from helpers import budget_sample
-from llmbook.inference.chat import chatml
+from llmbook.tokenizer.chat import chatml
 from tools.corpus import stdlib_documents
 from llmbook.models.llama import Llama
 from llmbook.models.registry import model_path

@@ -14,7 +14,7 @@ import regex
 from helpers import budget_sample
 
 from tools.corpus import stdlib_documents
-from llmbook.inference.chat import chatml, chatml_ids
+from llmbook.tokenizer.chat import chatml, chatml_ids
 from llmbook.models.gguf import read_gguf
 from llmbook.tokenizer.gguf_tokenizer import SMOLLM_PATTERN, GGUFTokenizer
 from llmbook.models.registry import model_path

@@ -19,7 +19,7 @@ from llmbook.alignment.grpo import group_advantages
 from llmbook.alignment.reward import bradley_terry_loss
 from llmbook.hardware.gpus import gpu
 from llmbook.hardware.roofline import matmul_op
-from llmbook.inference.kv_cache import KVCache
+from llmbook.layers.kv_cache import KVCache
 from llmbook.inference.sampling import apply_temperature, top_p_filter
 from llmbook.layers.positions import apply_rope, rope_angles
 from llmbook.models.config import LlamaConfig

@@ -5,8 +5,8 @@ ids and reads back logits (and, for contrastive search, the last layer's hidden
 states). Two classes implement it: the torch ``Llama`` and the NumPy ``NumpyLlama``;
 ``llmbook.inference.generate`` drives either with the same loop.
 
-Both check their input here, with the same function, so the same mistake gives the
-same error whichever engine runs.
+Both check their input with the same functions (``llmbook.models.inputs``), so the same
+mistake gives the same error whichever engine runs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import weakref
 from typing import Any, Protocol
 
-import numpy as np
 
 
 # --8<-- [start:engine]
@@ -47,59 +46,31 @@ class Engine(Protocol):
 # --8<-- [end:engine]
 
 
-def check_ids(ids: Any, config: Any, cache: Cache | None) -> np.ndarray:
-    """``ids`` as a (B, T) integer array, or a ValueError naming what is wrong with them."""
-    a = np.asarray(ids.detach().cpu() if hasattr(ids, "detach") else ids)  # ids live on the CPU or a GPU
-    if a.ndim != 2 or a.size == 0:
-        raise ValueError(f"ids must have shape (batch, tokens), got {a.shape}")
-    if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
-        raise ValueError(f"token ids must be integers, got {a.dtype}")
-    v = config.vocab_size
-    if a.min() < 0 or a.max() >= v:
-        bad = a[(a < 0) | (a >= v)]
-        raise ValueError(f"token ids {bad[:5].tolist()} are outside the vocabulary 0..{v - 1}")
-    start = cache.length if cache is not None else 0
-    end = start + a.shape[1]
-    if end > config.context_length:
-        raise ValueError(f"{end} tokens exceed the context length {config.context_length}")
-    if cache is not None:
-        if cache.max_len is not None and end > cache.max_len:
-            raise ValueError(f"{end} tokens do not fit the cache of {cache.max_len} positions; make a bigger one")
-        if cache.batch is not None and a.shape[0] != cache.batch:
-            raise ValueError(f"ids have {a.shape[0]} rows but the cache holds {cache.batch} sequences")
-    return a
+ENGINES = ("torch", "numpy")  # engines named by a string; any other object with the interface is one too
+_CONVERTED: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
 
 
-def check_new_cache(config: Any, batch: int, max_len: int | None) -> int:
-    """Validate ``new_cache``'s arguments; the number of positions to hold."""
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
-    n = config.context_length
-    max_len = n if max_len is None else max_len
-    if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= n:
-        raise ValueError(f"max_len must be an integer between 1 and the context length {n}, got {max_len!r}")
-    return max_len
+def is_engine(obj: Any) -> bool:
+    """Whether ``obj`` has what the decoding loop calls: ``config``, ``new_cache`` and ``forward``."""
+    return all(hasattr(obj, a) for a in ("config", "new_cache", "forward"))
 
 
-ENGINES = ("torch", "numpy", "fp16", "bf16", "int8", "int4")  # the last four: llmbook.hardware.packed.KINDS
-_CONVERTED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
-def engine_for(model: Any, name: str) -> Engine:
-    """The model itself (``"torch"``), or the same weights converted once per model: ``"numpy"`` as a
-    ``NumpyLlama``, the others as a copy with its matrices packed in that format (``llmbook.hardware.packed``)."""
-    if name == "torch":
+def engine_for(model: Any, engine: str | Engine = "torch") -> Engine:
+    """The engine that runs ``model``'s weights: the model itself (``"torch"``), the same weights converted once
+    per model to a ``NumpyLlama`` (``"numpy"``), or ``engine`` itself when it is an engine object (for example a
+    packed copy from ``llmbook.hardware.packed.pack_model``, which the hardware chapter builds)."""
+    if not isinstance(engine, str):
+        if not is_engine(engine):
+            raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))} or an object with config, "
+                             f"new_cache and forward, got {type(engine).__name__}")
+        return engine
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}, or pass an engine object "
+                         "(packed engines: llmbook.hardware.packed.pack_model)")
+    if engine == "torch":
         return model
-    if name not in ENGINES:
-        raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
-    converted = _CONVERTED.setdefault(model, {})
-    if name not in converted:
-        if name == "numpy":
-            from llmbook.inference.numpy_engine import NumpyLlama
+    if model not in _CONVERTED:
+        from llmbook.inference.numpy_engine import NumpyLlama
 
-            converted[name] = NumpyLlama.from_model(model)
-        else:
-            from llmbook.hardware.packed import pack_model
-
-            converted[name] = pack_model(model, name)
-    return converted[name]
+        _CONVERTED[model] = NumpyLlama.from_model(model)
+    return _CONVERTED[model]

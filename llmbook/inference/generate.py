@@ -245,7 +245,7 @@ class _Request:
 
 def _prepare(model: Any, prompt: Any, strategy: str | Params, max_new_tokens: int, seed: int | None,
              stop: str | Sequence[str] | None, chat: bool, system: str | None, eos_token_id: int | None | str,
-             use_cache: bool, engine: str, params: dict[str, Any]) -> _Request:
+             use_cache: bool, engine: str | Engine, params: dict[str, Any]) -> _Request:
     """Every check, in one place, before the first token: errors come at the call, not mid-stream."""
     if isinstance(strategy, (GreedyParams, SamplingParams, BeamParams, ContrastiveParams)):
         if params:
@@ -328,7 +328,7 @@ class Stream:
 def stream(model: Any, prompt: str | Sequence[int] | torch.Tensor, strategy: str | Params = "greedy",
            max_new_tokens: int = 32, seed: int | None = None, *, stop: str | Sequence[str] | None = None,
            chat: bool = False, system: str | None = None, eos_token_id: int | None | str = "default",
-           use_cache: bool = True, engine: str = "torch", **params: Any) -> Stream:
+           use_cache: bool = True, engine: str | Engine = "torch", **params: Any) -> Stream:
     """A ``Stream`` of ``Piece(id, text)`` as tokens are generated (beam search gives them all at the end).
 
     The pieces' texts join to the generated text. A final piece with id -1 may carry
@@ -342,7 +342,7 @@ def stream(model: Any, prompt: str | Sequence[int] | torch.Tensor, strategy: str
 def generate(model: Any, prompt: str | Sequence[int] | torch.Tensor, strategy: str | Params = "greedy",
              max_new_tokens: int = 32, seed: int | None = None, *, stop: str | Sequence[str] | None = None,
              chat: bool = False, system: str | None = None, eos_token_id: int | None | str = "default",
-             use_cache: bool = True, engine: str = "torch", **params: Any) -> Generation:
+             use_cache: bool = True, engine: str | Engine = "torch", **params: Any) -> Generation:
     """Continue ``prompt`` (text, or token ids) with ``strategy``: a name in ``STRATEGIES`` with its parameters
     as keywords, or a parameters object such as ``BeamParams(num_beams=3)``.
 

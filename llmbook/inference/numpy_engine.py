@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from llmbook.inference.engine import check_ids, check_new_cache
+from llmbook.models.inputs import check_ids, check_new_cache
 from llmbook.layers.attention import softmax_np
 from llmbook.layers.norms import rms_norm_np
 

@@ -24,7 +24,7 @@ from llmbook.layers.grouped_query_attention import GroupedQueryAttention
 from llmbook.layers.norms import LayerNorm, RMSNorm
 
 if TYPE_CHECKING:
-    from llmbook.inference.kv_cache import KVCache
+    from llmbook.layers.kv_cache import KVCache
 
 
 # --8<-- [start:encoder]

@@ -22,7 +22,7 @@ from llmbook.layers.attention import attention_weights, causal_mask, scaled_dot_
 from llmbook.layers.positions import apply_rope
 
 if TYPE_CHECKING:
-    from llmbook.inference.kv_cache import KVCache
+    from llmbook.layers.kv_cache import KVCache
 
 
 # --8<-- [start:gqa]

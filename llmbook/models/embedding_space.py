@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from llmbook.inference.engine import check_ids
+from llmbook.models.inputs import check_ids
 from llmbook.layers.positions import rope_angles
 
 if TYPE_CHECKING:

@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from llmbook.layers.blocks import LlamaBlock
-from llmbook.inference.chat import chatml_ids
+from llmbook.tokenizer.chat import chatml_ids
 from llmbook.layers.embedding import TokenEmbedding
 from llmbook.models.config import LlamaConfig, gguf_tokenizer
 from llmbook.models.gguf import GGUFError, GGUFFile, read_gguf
-from llmbook.inference.engine import check_ids, check_new_cache
-from llmbook.inference.kv_cache import KVCache
+from llmbook.models.inputs import check_ids, check_new_cache
+from llmbook.layers.kv_cache import KVCache
 from llmbook.tokenizer.gguf_tokenizer import GGUFTokenizer
 from llmbook.models.registry import model_path
 from llmbook.layers.norms import RMSNorm

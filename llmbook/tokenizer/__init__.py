@@ -8,7 +8,8 @@
 One job per module: :mod:`~.bytes_unicode` (GPT-2's byte stand-ins),
 :mod:`~.pretokenize` (the regex pre-split), :mod:`~.bpe` (merging one piece),
 :mod:`~.core` (the :class:`Tokenizer`), :mod:`~.loaders` (vocabulary files),
-:mod:`~.train` (learning merges).
+:mod:`~.train` (learning merges), :mod:`~.gguf_tokenizer` (a model file's own vocabulary),
+:mod:`~.chat` (chat templates: a conversation as the one string a chat model reads).
 """
 
 from llmbook.tokenizer.core import DisallowedSpecialTokenError, Tokenizer

@@ -80,7 +80,7 @@ class GGUFTokenizer:
 
         Only with ``allow_special=True`` do control-token spellings become their ids; never
         pass text from a user that way (it could end a turn or forge one). Chat prompts
-        get their control tokens from the template: :func:`~llmbook.inference.chat.chatml_ids`.
+        get their control tokens from the template: :func:`~llmbook.tokenizer.chat.chatml_ids`.
         """
         ids = self.bpe.encode(text, allowed_special="all" if allow_special else (), disallowed_special=())
         if ids and max(ids) >= len(self.tokens):
