@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: serve site examples test test-full test-fast browser-deps clean help gpu-records
+.PHONY: serve site examples assets test test-full test-fast browser-deps clean help gpu-records
 
 help:
 	@echo "make serve      build everything and serve the book at http://127.0.0.1:8000"
@@ -35,19 +35,23 @@ $(STAMP): requirements.lock pyproject.toml
 examples: $(STAMP)
 	$(PY) -m tools.run_examples
 
-site: examples
+# The fonts and MathJax the site serves itself, written into docs/assets/ (git-ignored) as plain files.
+assets: $(STAMP)
+	$(PY) -m tools.site_assets
+
+site: examples assets
 	$(PY) -m mkdocs build --strict
 
-serve: examples
+serve: examples assets
 	$(PY) -m mkdocs serve --strict -a 127.0.0.1:8000 -w llmbook -w examples
 
 browser-deps:
 	@$(PY) -m tools.ensure_chromium
 
-test: examples browser-deps
+test: examples assets browser-deps
 	$(PY) -m pytest
 
-test-full: examples browser-deps
+test-full: examples assets browser-deps
 	LLMBOOK_SLOW=full $(PY) -m pytest
 
 # GPU benchmarks are recorded, not run by the build: examples/records/hardware_gpu/*.json, replayed by
@@ -57,4 +61,4 @@ gpu-records: $(STAMP)
 	PYTHONPATH=. $(PY) examples/bench_train_step.py
 
 clean:
-	rm -rf site docs/generated .cache test-artifacts
+	rm -rf site docs/generated docs/assets .cache test-artifacts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -125,3 +126,39 @@ def test_a_new_record_reruns_the_example_that_reads_it(sandbox, capsys, monkeypa
     assert runner.main([]) == 0
     assert "reader.py: running" in capsys.readouterr().out
     assert (generated / "reader/out.json").read_text() == '{"n":7}'
+
+
+def test_a_notebook_becomes_a_page_with_its_outputs_and_a_download(tmp_path, monkeypatch):
+    """Catches a notebook page that loses its outputs (text or figures), its download button or its math (left
+    for arithmatex as written), whose figure files are not written beside it or stale ones kept; and a notebook
+    with no title."""
+    import base64
+
+    import nbformat
+
+    import tools.export as export
+    from tools.notebook_page import FIGURE_ALT, write_page
+
+    monkeypatch.setattr(export, "GENERATED", tmp_path)
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYPj/HwADAgH/4iFv7QAAAABJRU5ErkJggg==")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Walk\n\nShapes are $(T, D)$."),
+        nbformat.v4.new_code_cell("print(6 * 7)", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="42\n"),
+            nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(png).decode(),
+                                                         "text/plain": "<Figure>"})]),
+    ], metadata={"language_info": {"name": "python"}})  # as the kernel sets it
+    stale = tmp_path / "notebooks/walk_files/walk_9_3.png"  # a figure an earlier run of the notebook drew
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(png)
+    page = write_page(nb, "walk")
+    text = page.read_text()
+    assert not stale.exists()
+    assert page == tmp_path / "notebooks/walk.md"
+    assert text.startswith('# Walk\n\n[Download walk.ipynb](walk.ipynb){ .md-button download="walk.ipynb" }\n')
+    assert "Shapes are $(T, D)$." in text and "```python\nprint(6 * 7)\n```" in text and "    42" in text
+    figure = re.search(rf"!\[{FIGURE_ALT}\]\((walk_files/[^)]+\.png)\)", text)
+    assert figure and (tmp_path / "notebooks" / figure[1]).read_bytes() == png
+    nb.cells[0].source = "No title here."
+    with pytest.raises(ValueError, match="notebook walk has no '# Title' line"):
+        write_page(nb, "walk")

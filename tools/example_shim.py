@@ -24,12 +24,14 @@ def imported_llmbook_files() -> list[str]:
 
 
 def run_notebook(script: Path) -> None:
-    """Execute a jupytext percent script as a notebook into docs/generated/notebooks/<stem>.ipynb."""
+    """Execute a jupytext percent script as a notebook into docs/generated/notebooks/<stem>.ipynb, and its
+    page, <stem>.md (tools.notebook_page)."""
     import jupytext
     import nbformat
     from nbclient import NotebookClient
 
     import tools.export as export
+    from tools.notebook_page import write_page
 
     nb = jupytext.read(script)
     client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False,
@@ -37,6 +39,7 @@ def run_notebook(script: Path) -> None:
     client.execute()
     out = export.generated_path(f"notebooks/{script.stem}.ipynb")
     nbformat.write(nb, out)
+    write_page(nb, script.stem)
     # the kernel ran in another process: count the package modules the notebook imports
     for cell in nb.cells:
         if cell.cell_type == "code":

@@ -4,7 +4,8 @@
 
 - ``examples/*.py`` (not starting with ``_``) are run as scripts from the repo root.
 - ``examples/notebooks/*.py`` (jupytext percent format) are executed into
-  ``docs/generated/notebooks/<name>.ipynb`` for mkdocs-jupyter to render.
+  ``docs/generated/notebooks/<name>.ipynb``, and written as the page
+  ``<name>.md`` with their outputs and a download button (``tools.notebook_page``).
 
 Each is re-run only when its content hash changed: the hash covers the script,
 the source of every ``llmbook`` and ``tools`` module it imported last time, the

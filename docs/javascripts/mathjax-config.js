@@ -4,14 +4,15 @@
  * \cancel, which then show as raw red text. */
 window.MathJax = {
   tex: {
-    inlineMath: [["\\(", "\\)"], ["$", "$"]],  // $ only reaches notebook markdown (see processHtmlClass)
-    displayMath: [["\\[", "\\]"], ["$$", "$$"]],
+    // pymdownx.arithmatex (generic) wraps every formula, notebook pages' too, in \(..\) or \[..\]
+    inlineMath: [["\\(", "\\)"]],
+    displayMath: [["\\[", "\\]"]],
     processEscapes: true,
     processEnvironments: true,
   },
   options: {
     ignoreHtmlClass: ".+",
-    processHtmlClass: "arithmatex|jp-MarkdownOutput|jp-RenderedMarkdown",
+    processHtmlClass: "arithmatex",
   },
   startup: { typeset: false },
 };

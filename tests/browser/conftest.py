@@ -1,8 +1,9 @@
 """Browser tests: build the site once, serve it on 127.0.0.1, drive Debian's Chromium.
 
 Fixtures:
-- ``site_dir``: the built site (``mkdocs build --strict`` into a temporary folder), or the
-  one already built in ``$LLMBOOK_SITE_DIR`` when that is set.
+- ``site_dir``: the built site (the examples and ``tools.site_assets`` first, then
+  ``mkdocs build --strict`` into a temporary folder), or the one already built in
+  ``$LLMBOOK_SITE_DIR`` when that is set.
 - ``site_url``: the base URL it is served at, e.g. ``http://127.0.0.1:40123/``.
 - ``page``: a fresh Playwright page whose ``console_errors`` and ``offsite_requests``
   lists record every console error, page error and request to another host. A
@@ -52,6 +53,7 @@ def site_dir(tmp_path_factory) -> Path:
         return Path(prebuilt)
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1", TIKTOKEN_CACHE_DIR="")
     subprocess.run([sys.executable, "-m", "tools.run_examples"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "-m", "tools.site_assets"], cwd=ROOT, env=env, check=True)
     out = tmp_path_factory.mktemp("site")
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True)

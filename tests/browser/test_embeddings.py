@@ -41,7 +41,7 @@ def test_contextual_figure_and_notebook_figures_shown(page, site_url) -> None:  
     assert figure.evaluate("img => img.complete && img.naturalWidth > 0")
     # the notebook's three heatmap cells (causal head, three wirings, a SmolLM2 head) render as images
     page.goto(site_url + "generated/notebooks/attention_walkthrough/", wait_until="load")
-    shown = page.locator("img[src^='data:image/png']")
+    shown = page.locator("img[src*='attention_walkthrough_files/']")  # written beside the page by tools/notebook_page.py
     assert shown.count() == 3
     assert all(shown.nth(i).evaluate("img => img.naturalWidth > 0") for i in range(3))
     assert "memory (1, 6, 16) -> (1, 3, 16)" in page.locator("body").inner_text()  # CrossAttention's shapes

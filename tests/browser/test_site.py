@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def site_pages() -> list[str]:
-    """Page paths of the site, from the Markdown and notebook sources (a build makes one page each)."""
+    """Page paths of the site, from the Markdown and notebook sources (a build makes one page each; a
+    notebook's page is written by the example runner as docs/generated/notebooks/<name>.md)."""
     docs = ROOT / "docs"
     pages = []
     for md in sorted(docs.rglob("*.md")):
@@ -30,7 +31,7 @@ def site_pages() -> list[str]:
 PAGES = site_pages()
 
 CHECK_MATH = """() => {
-  const holders = [...document.querySelectorAll('.arithmatex, .jp-RenderedMarkdown')];
+  const holders = [...document.querySelectorAll('.arithmatex')];
   let raw = [];
   for (const el of holders) {
     const clone = el.cloneNode(true);
@@ -40,7 +41,7 @@ CHECK_MATH = """() => {
   }
   return {
     arithmatex: document.querySelectorAll('.arithmatex').length,
-    rendered: document.querySelectorAll('.arithmatex mjx-container, .jp-RenderedMarkdown mjx-container').length,
+    rendered: document.querySelectorAll('.arithmatex mjx-container').length,
     errors: document.querySelectorAll('mjx-merror').length,
     redText: [...document.querySelectorAll('mjx-mtext')].filter(
         n => getComputedStyle(n).color === 'rgb(255, 0, 0)').length,
@@ -70,7 +71,7 @@ def test_page(page, site_url, path):
     page.wait_for_load_state("networkidle")
 
     # math: every formula typeset, none left raw, no MathJax error boxes
-    has_math = page.evaluate("() => document.querySelectorAll('.arithmatex, .jp-RenderedMarkdown').length > 0")
+    has_math = page.evaluate("() => document.querySelectorAll('.arithmatex').length > 0")
     if has_math:
         page.wait_for_selector("body[data-math-ready]", state="attached", timeout=20_000)
         math = page.evaluate(CHECK_MATH)
