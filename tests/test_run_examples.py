@@ -74,6 +74,15 @@ def test_imported_package_modules_are_in_the_hash(tmp_path):
     assert base == runner.content_hash(script, ["tools/by_hand.py"])
 
 
+def test_a_notebook_hash_covers_the_page_writer():
+    """Catches a notebook cached before its page existed counting as fresh: the page writer is in its hash even
+    when the cache entry's module list lacks it."""
+    notebook = runner.NOTEBOOKS / "attention_walkthrough.py"
+    assert runner.content_hash(notebook, []) == runner.content_hash(notebook, ["tools/notebook_page.py"])
+    script = runner.EXAMPLES / "attention_exercises.py"
+    assert runner.content_hash(script, []) != runner.content_hash(script, ["tools/notebook_page.py"])
+
+
 def test_unknown_example_name(sandbox, capsys):
     assert runner.main(["no_such_example"]) == 2
     assert "no such example: no_such_example" in capsys.readouterr().err

@@ -56,6 +56,8 @@ def content_hash(script: Path, modules: list[str], records: list[str] = ()) -> s
     """Hash of the script, the lock file, the ``llmbook``/``tools`` modules (repo-relative paths) it imported
     and every file in the ``examples/records/<name>`` folders it read with ``tools.bench.latest_record``."""
     h = hashlib.sha256()
+    if script.parent.name == "notebooks":  # its page is written by tools.notebook_page: a cache from before counts as stale
+        modules = sorted({*modules, "tools/notebook_page.py"})
     saved = [p for name in sorted(records) for p in sorted((EXAMPLES / "records" / name).glob("*.json"))]
     for name, path in [(label(script), script), ("requirements.lock", ROOT / "requirements.lock"),
                        *((m, ROOT / m) for m in sorted(modules)), *((p.name, p) for p in saved)]:
