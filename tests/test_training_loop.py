@@ -11,7 +11,7 @@ import torch
 from helpers import one_torch_thread
 from llmbook.training import checkpoint as ckpt
 from llmbook.training.data import CharTokenizer, RandomWindows, pydoc_topics_text, split_ids
-from llmbook.training.loop import TrainConfig, continue_ids, evaluate, fit
+from llmbook.training.loop import TrainConfig, continue_ids, evaluate, fit, train_step
 from llmbook.training.objective import uniform_loss
 from llmbook.training.tiny_llama import tiny_llama
 
@@ -142,6 +142,45 @@ def _by_hand(model: torch.nn.Module, train: RandomWindows, config: TrainConfig) 
         loss.backward()
         clip_by_global_norm(model.parameters(), c.grad_clip)
         opt.step()
+
+
+def test_train_step_is_one_plain_step() -> None:
+    """Catches a train_step that returns the loss after the update, skips clipping, or steps twice."""
+    from llmbook.training.clip import clip_by_global_norm
+    from llmbook.training.loop import causal_lm_loss
+    from llmbook.training.optimizer import AdamW
+
+    _, model, train, _ = _setup()
+    _, twin, twin_train, _ = _setup()
+    batch, twin_batch = train.next(), twin_train.next()
+    opt = AdamW(model.parameters(), lr=1e-2)
+    twin_opt = AdamW(twin.parameters(), lr=1e-2)
+    loss, norm = train_step(model, batch, opt, grad_clip=0.5)
+    twin_loss = causal_lm_loss(twin, twin_batch)
+    twin_loss.backward()
+    twin_norm = clip_by_global_norm(twin.parameters(), 0.5)
+    twin_opt.step()
+    assert loss == twin_loss.item() and norm == twin_norm and norm > 0.5  # the clip did act
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))
+    before = [p.clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="autocast must be None, torch.bfloat16 or torch.float16, got torch.int8"):
+        train_step(model, batch, opt, grad_clip=0.5, autocast=torch.int8)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # refused before any work
+
+
+def test_evaluations_at_every_eval_every_steps_and_after_the_last() -> None:
+    """Catches the one evaluation helper firing twice at the end, skipping the end, or missing the hook."""
+    _, model, train, val = _setup()
+    hooked: list[tuple[int, float]] = []
+    history = fit(model, train, val, TrainConfig(steps=30, warmup=3, eval_every=7, max_lr=1e-2), progress=False,
+                  on_eval=lambda step, record: hooked.append((step, record["loss"])))
+    assert [r["step"] for r in history["val"]] == [0, 7, 14, 21, 28, 30]
+    assert hooked == [(r["step"], r["loss"]) for r in history["val"]]
+    assert history["val"][-1]["loss"] == evaluate(model, val)  # the last one is of the final weights
+    _, model, train, val = _setup()
+    stopped = fit(model, train, val, TrainConfig(steps=30, warmup=3, eval_every=7, max_lr=1e-2), stop_at=10,
+                  progress=False)
+    assert [r["step"] for r in stopped["val"]] == [0, 7]  # an interrupted run does not evaluate where it stops
 
 
 def test_float32_fit_is_the_plain_loop_bit_for_bit() -> None:

@@ -1,4 +1,5 @@
-"""The training loop: batch, forward, loss, backward, clip, step; evaluate, sample and checkpoint on the way.
+"""The training loop: ``train_step`` (forward, loss, backward, clip, step) and ``fit``, which runs it
+with a learning-rate schedule, evaluating, sampling and checkpointing on the way.
 
 Every piece is the book's own: the objective (``objective``), AdamW (``optimizer``),
 the schedule (``schedule``), clipping (``clip``), checkpoints (``checkpoint``) and the
@@ -87,12 +88,54 @@ def continue_ids(model: nn.Module, ids: list[int], n: int, context: int, tempera
     return out[len(ids):]
 
 
+# --8<-- [start:step]
+def train_step(model: nn.Module, batch: torch.Tensor, optimizer: torch.optim.Optimizer, grad_clip: float,
+               loss_fn: LossFn = causal_lm_loss, autocast: torch.dtype | None = None) -> tuple[float, float]:
+    """One step on ``batch`` (B, T+1): forward, loss, backward, clip, step; returns the loss and the gradient norm."""
+    with autocast_to(next(model.parameters()).device.type, autocast):
+        loss = loss_fn(model, batch)  # forward, in 16 bits where autocast allows
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()  # every parameter's .grad = dloss/dparameter
+    norm = clip_by_global_norm(model.parameters(), grad_clip)
+    optimizer.step()  # the weights move
+    return loss.item(), norm
+# --8<-- [end:step]
+
+
+def check_autocast(dtype: torch.dtype | None) -> None:
+    """Raise ValueError unless ``dtype`` is None (float32), ``torch.bfloat16`` or ``torch.float16``."""
+    if dtype not in (None, torch.bfloat16, torch.float16):
+        raise ValueError(f"autocast must be None, torch.bfloat16 or torch.float16, got {dtype!r}")
+
+
+def autocast_to(device: str, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
+    """``torch.autocast`` to ``dtype`` on ``device``; None: a context that changes nothing (float32)."""
+    check_autocast(dtype)
+    return torch.autocast(device, dtype=dtype) if dtype else contextlib.nullcontext()
+
+
+def _save(path: str | Path, model: nn.Module, opt: AdamW, train: RandomWindows, step: int,
+          history: dict[str, Any]) -> None:
+    save_checkpoint(path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "data": train.state_dict(),
+                           "rng": rng_state(), "step": step, "history": history})
+
+
+def _resume(path: str | Path, model: nn.Module, opt: AdamW, train: RandomWindows) -> tuple[int, dict[str, Any]]:
+    """Load what ``_save`` wrote into the model, optimizer, batches and generators; return the step and history."""
+    state = load_checkpoint(path)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    train.load_state_dict(state["data"])
+    set_rng_state(state["rng"])
+    return state["step"], state["history"]
+
+
 # --8<-- [start:loop]
 def fit(model: nn.Module, train: RandomWindows, val: list[torch.Tensor], config: TrainConfig,
         loss_fn: LossFn = causal_lm_loss, checkpoint: str | Path | None = None, stop_at: int | None = None,
         on_eval: Callable[[int, dict[str, Any]], None] | None = None, progress: bool = True,
         autocast: torch.dtype | None = None) -> dict[str, Any]:
-    """Train ``model`` for ``config.steps`` steps; return the history of losses.
+    """Train ``model`` for ``config.steps`` steps of ``train_step``; return the history of losses.
 
     With ``checkpoint``, the state is saved there every ``config.checkpoint_every`` steps,
     and a run finding a checkpoint there resumes from it. ``stop_at`` ends the run early
@@ -101,9 +144,7 @@ def fit(model: nn.Module, train: RandomWindows, val: list[torch.Tensor], config:
     AdamW's state stay float32.
     """
     c = config
-    if autocast not in (None, torch.bfloat16, torch.float16):
-        raise ValueError(f"autocast must be None, torch.bfloat16 or torch.float16, got {autocast!r}")
-    device = next(model.parameters()).device.type
+    check_autocast(autocast)  # before any work
     if c.eval_every and not val:
         raise ValueError("val is empty: give held-out batches to evaluate on, or set eval_every=0")
     opt = AdamW(model.parameters(), lr=c.max_lr, betas=c.betas, weight_decay=c.weight_decay)
@@ -111,46 +152,34 @@ def fit(model: nn.Module, train: RandomWindows, val: list[torch.Tensor], config:
                                "train": [], "val": []}
     step = 0
     if checkpoint is not None and Path(checkpoint).is_file():  # resume where the last run stopped
-        state = load_checkpoint(checkpoint)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        train.load_state_dict(state["data"])
-        set_rng_state(state["rng"])
-        step, history = state["step"], state["history"]
-    end = c.steps if stop_at is None else min(stop_at, c.steps)
-    model.train()
-    bar = tqdm(total=c.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
-    t0, tokens = time.perf_counter(), 0
-    while step < end:
-        if step % max(c.eval_every, 1) == 0 and c.eval_every:
-            record = {"step": step, "loss": evaluate(model, val, loss_fn)}
-            history["val"].append(record)
-            if on_eval is not None:
-                on_eval(step, record)  # e.g. sample some text; may add to the record
-        lr = warmup_cosine(step, c.max_lr, c.warmup, c.steps, c.min_lr)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        with torch.autocast(device, dtype=autocast) if autocast else contextlib.nullcontext():
-            loss = loss_fn(model, train.next())  # forward, in 16 bits where autocast allows
-        opt.zero_grad(set_to_none=True)
-        loss.backward()  # every parameter's .grad = dloss/dparameter
-        norm = clip_by_global_norm(model.parameters(), c.grad_clip)
-        opt.step()  # the weights move
-        step += 1
-        history["train"].append({"step": step, "loss": loss.item(), "lr": lr, "grad_norm": norm})
-        tokens += history["tokens_per_step"]
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tokens / (time.perf_counter() - t0):,.0f}")
-        if checkpoint is not None and c.checkpoint_every and step % c.checkpoint_every == 0:
-            save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                         "data": train.state_dict(), "rng": rng_state(), "step": step,
-                                         "history": history})
-    bar.close()
-    if step == c.steps and c.eval_every:
+        step, history = _resume(checkpoint, model, opt, train)
+
+    def log_eval() -> None:  # the held-out loss now, then the caller's hook (e.g. sample some text)
         record = {"step": step, "loss": evaluate(model, val, loss_fn)}
         history["val"].append(record)
         if on_eval is not None:
-            on_eval(step, record)
+            on_eval(step, record)  # may add to the record
+
+    end = c.steps if stop_at is None else min(stop_at, c.steps)
+    model.train()
+    bar = tqdm(total=c.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    t0, first = time.perf_counter(), step
+    while step < end:
+        if c.eval_every and step % c.eval_every == 0:
+            log_eval()
+        lr = warmup_cosine(step, c.max_lr, c.warmup, c.steps, c.min_lr)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss, norm = train_step(model, train.next(), opt, c.grad_clip, loss_fn, autocast)
+        step += 1
+        history["train"].append({"step": step, "loss": loss, "lr": lr, "grad_norm": norm})
+        bar.update(1)
+        tokens = (step - first) * history["tokens_per_step"]
+        bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens / (time.perf_counter() - t0):,.0f}")
+        if checkpoint is not None and c.checkpoint_every and step % c.checkpoint_every == 0:
+            _save(checkpoint, model, opt, train, step, history)
+    bar.close()
+    if step == c.steps and c.eval_every:  # the last evaluation, after the last step
+        log_eval()
     return history
 # --8<-- [end:loop]
-
