@@ -65,7 +65,7 @@ def pages(site: Path) -> dict[str, list[str]]:
     return out
 
 
-def test_zensical_builds_the_same_pages(site_dir) -> None:  # noqa: ANN001
+def test_zensical_builds_the_same_pages(request) -> None:  # noqa: ANN001
     """Catches a page, or part of one, that only the mkdocs build produces (a hook's or a plugin's work that
     Zensical skips), and a configuration Zensical cannot build."""
     try:
@@ -73,6 +73,7 @@ def test_zensical_builds_the_same_pages(site_dir) -> None:  # noqa: ANN001
     except ImportError as err:
         pytest.skip(f"Zensical is not installed here ({err}): zensical 0.1.1 needs zensical-ui==0.0.42, "
                     "which the package index this machine reaches does not carry")
+    site_dir = request.getfixturevalue("site_dir")  # the mkdocs build, made only when there is something to compare
     # Zensical takes the project root from the config file's folder and wants site_dir inside it: a config
     # beside mkdocs.yml that inherits it and builds into the git-ignored .cache/, never into site/.
     tag = f"zensical-test-{os.getpid()}"
