@@ -1,4 +1,5 @@
-"""Every python-like block in docs/ is collected by the doc tests, and every skip says why."""
+"""Every python-like block in docs/ is collected by the doc tests, every skip says why, and every
+snippet marker in the package is shown by a page (and every page's include names a marker that exists)."""
 
 import re
 from pathlib import Path
@@ -8,7 +9,8 @@ from sybil import Document
 
 from tools.doctest_blocks import PYTHON_INFO, BookCodeParser, expand_snippet, python_like_fences
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md") if "generated" not in p.parts)
 
 
@@ -59,3 +61,67 @@ def test_expand_snippet_section_and_errors():
         expand_snippet("llmbook/layers/attention.py:nope")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         expand_snippet("llmbook/missing.py")
+
+
+MARKER = re.compile(r"--8<--\s*\[(?P<kind>start|end):(?P<name>[^\]\s]*)\]")
+INCLUDE = re.compile(r'^\s*--8<--\s+"(?P<path>[^":]+):(?P<name>[^"]+)"\s*$', re.MULTILINE)
+
+
+def snippet_problems(root: Path, package: str, pages: list[Path]) -> list[str]:
+    """What is wrong with the snippet markers under ``root/package`` and the includes in ``pages``."""
+    problems: list[str] = []
+    sections: dict[str, set[str]] = {}  # file (relative to root) -> its section names
+    for path in sorted((root / package).rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        open_names: list[str] = []
+        names = sections.setdefault(rel, set())
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            m = MARKER.search(line)
+            if m is None:
+                continue
+            if m["kind"] == "start":
+                if m["name"] in names:
+                    problems.append(f"{rel}:{number}: a second [start:{m['name']}]")
+                names.add(m["name"])
+                open_names.append(m["name"])
+            elif m["name"] in open_names:
+                open_names.remove(m["name"])
+            else:
+                problems.append(f"{rel}:{number}: [end:{m['name']}] without a [start:{m['name']}] before it")
+        problems += [f"{rel}: [start:{name}] is never ended" for name in open_names]
+    included: set[tuple[str, str]] = set()
+    for page in pages:
+        for m in INCLUDE.finditer(page.read_text(encoding="utf-8")):
+            included.add((m["path"], m["name"]))
+            target = root / m["path"]
+            if m["path"] not in sections and target.is_file():  # outside the package: read its markers
+                sections[m["path"]] = {n["name"] for n in MARKER.finditer(target.read_text(encoding="utf-8"))
+                                       if n["kind"] == "start"}
+            if m["name"] not in sections.get(m["path"], set()):
+                problems.append(f"{page.name}: includes {m['path']}:{m['name']}, which has no such section")
+    for rel in sorted(sections):
+        if rel.startswith(f"{package}/"):
+            problems += [f"{rel}: [start:{name}] is included by no page: show it or drop the marker"
+                         for name in sorted(sections[rel]) if (rel, name) not in included]
+    return problems
+
+
+def test_every_snippet_marker_is_shown_and_every_include_exists():
+    """Catches a marker no page shows, a [start:x] without its [end:x], and an include of a missing section."""
+    assert snippet_problems(ROOT, "llmbook", PAGES) == []
+
+
+def test_snippet_lint_catches_stray_unended_and_missing(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "m.py").write_text(
+        "# --8<-- [start:shown]\nx = 1\n# --8<-- [end:shown]\n# --8<-- [start:stray]\ny = 2\n"
+        "# --8<-- [end:stray]\n# --8<-- [start:open]\n# --8<-- [end:nowhere]\n")
+    page = tmp_path / "page.md"
+    page.write_text('```python\n--8<-- "pkg/m.py:shown"\n--8<-- "pkg/m.py:gone"\n```\n')
+    assert snippet_problems(tmp_path, "pkg", [page]) == [
+        "pkg/m.py:8: [end:nowhere] without a [start:nowhere] before it",
+        "pkg/m.py: [start:open] is never ended",
+        "page.md: includes pkg/m.py:gone, which has no such section",
+        "pkg/m.py: [start:open] is included by no page: show it or drop the marker",
+        "pkg/m.py: [start:stray] is included by no page: show it or drop the marker",
+    ]

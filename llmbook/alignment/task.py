@@ -59,7 +59,6 @@ def judge(problem: Problem, response: str) -> Verdict:
 # --8<-- [end:judge]
 
 
-# --8<-- [start:split]
 def make_problems(n_train: int, n_test: int, seed: int = 0) -> tuple[list[Problem], list[Problem]]:
     """Distinct problems, shuffled with ``seed``: ``n_train`` to train on, ``n_test`` held out (never trained on)."""
     pool = [Problem(a, b) for a in range(LOW, HIGH + 1) for b in range(LOW, HIGH + 1)]
@@ -68,10 +67,8 @@ def make_problems(n_train: int, n_test: int, seed: int = 0) -> tuple[list[Proble
                          f"got {n_train} + {n_test}")
     random.Random(seed).shuffle(pool)
     return pool[:n_train], pool[n_train:n_train + n_test]
-# --8<-- [end:split]
 
 
-# --8<-- [start:pairs]
 def rejected_response(problem: Problem, rng: random.Random) -> str:
     """A plausible bad answer: half the time a wrong sum in the right format, half the time the right
     sum in the wrong format."""
@@ -88,4 +85,3 @@ def preference_pairs(problems: list[Problem], seed: int = 0) -> list[tuple[Probl
     pairs = [(p, p.demonstration(), rejected_response(p, rng)) for p in problems]
     assert all(judge(p, c).correct and not judge(p, r).correct for p, c, r in pairs)
     return pairs
-# --8<-- [end:pairs]

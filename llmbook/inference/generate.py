@@ -324,7 +324,6 @@ class Stream:
         self._result = result
 
 
-# --8<-- [start:api]
 def stream(model: Any, prompt: str | Sequence[int] | torch.Tensor, strategy: str | Params = "greedy",
            max_new_tokens: int = 32, seed: int | None = None, *, stop: str | Sequence[str] | None = None,
            chat: bool = False, system: str | None = None, eos_token_id: int | None | str = "default",
@@ -357,4 +356,3 @@ def generate(model: Any, prompt: str | Sequence[int] | torch.Tensor, strategy: s
     for _ in pieces:
         pass
     return pieces.result
-# --8<-- [end:api]

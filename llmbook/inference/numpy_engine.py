@@ -38,7 +38,6 @@ from llmbook.layers.norms import rms_norm_np
 F32 = np.float32
 
 
-# --8<-- [start:rope]
 def rope_tables_np(n_positions: int, head_dim: int, base: float = 10000.0) -> tuple[np.ndarray, np.ndarray]:
     """cos and sin of the angles p * theta_i for p = 0..n-1, each (n, D/2) float32, as ``rope_angles``.
 
@@ -59,10 +58,8 @@ def apply_rope_np(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray
     out[..., 0::2] = a * cos - b * sin
     out[..., 1::2] = a * sin + b * cos
     return out
-# --8<-- [end:rope]
 
 
-# --8<-- [start:attention]
 def grouped_attention_np(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """softmax(q k^T / sqrt(D) + M) v with G query heads per key/value head.
 
@@ -79,7 +76,6 @@ def grouped_attention_np(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.n
         scores = np.where(mask, scores, F32(-np.inf))
     weights = softmax_np(scores).reshape(-1, g * t, s)  # (B KV, G*T, S), rows sum to 1
     return (weights @ v.reshape(-1, s, d)).reshape(*lead, kv, g, t, d)  # (..., KV, G, T, D)
-# --8<-- [end:attention]
 
 
 # --8<-- [start:cache]

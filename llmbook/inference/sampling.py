@@ -86,7 +86,6 @@ def repetition_penalty(logits: torch.Tensor, previous: torch.Tensor, penalty: fl
 # --8<-- [end:repetition]
 
 
-# --8<-- [start:params]
 def process_logits(logits: torch.Tensor, params: SamplingParams, previous: torch.Tensor | None = None) -> torch.Tensor:
     """Apply the processors of ``params`` in transformers' order: penalty, temperature, top-k, top-p, min-p."""
     if params.repetition_penalty not in (None, 1.0) and previous is not None:
@@ -106,4 +105,3 @@ def sample(logits: torch.Tensor, generator: torch.Generator | None = None) -> in
     """Draw one token id from softmax(logits) of shape (V,); -inf logits have probability 0."""
     probs = logits.float().softmax(dim=-1)
     return int(torch.multinomial(probs, 1, generator=generator))
-# --8<-- [end:params]

@@ -49,7 +49,6 @@ SOURCES = {  # where each of those numbers comes from, for error messages
 }
 
 
-# --8<-- [start:config]
 @dataclass(frozen=True)
 class LlamaConfig:
     """The numbers that fix a Llama model's shape, as stored in a GGUF file's metadata."""
@@ -109,7 +108,6 @@ class LlamaConfig:
                             f"tokenizer.ggml.tokens has {c.vocab_size} tokens")
         c.check_tensors(f)
         return c
-# --8<-- [end:config]
 
     def tensor_shapes(self) -> dict[str, tuple[str, ...]]:
         """Every tensor a GGUF file of this config holds -> its shape, in the config's terms."""

@@ -45,7 +45,6 @@ class Family:
 # --8<-- [end:family]
 
 
-# --8<-- [start:families]
 FAMILIES: tuple[Family, ...] = (
     Family("GPT-2", "OpenAI", 2019, True, (0.117, 0.345, 0.762, 1.542), 1024,
            "https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf"),
@@ -75,7 +74,6 @@ FAMILIES: tuple[Family, ...] = (
            context_source="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct/blob/main/config.json",
            note="the book's model; 360M and 1.7B sizes exist too"),
 )
-# --8<-- [end:families]
 
 
 def family(name: str) -> Family:

@@ -45,7 +45,6 @@ class GGUFError(ValueError):
     """A GGUF file is malformed or uses something this reader does not support."""
 
 
-# --8<-- [start:value-types]
 # metadata value type tag -> struct format of one value (8: string, 9: array are special)
 SCALAR_FORMATS: dict[int, str] = {
     0: "B",  # uint8
@@ -61,7 +60,6 @@ SCALAR_FORMATS: dict[int, str] = {
     12: "d",  # float64
 }
 STRING, ARRAY = 8, 9
-# --8<-- [end:value-types]
 
 
 @dataclass(frozen=True)
@@ -148,7 +146,6 @@ class _Reader:
         except UnicodeDecodeError as e:
             raise self.fail(f"{what} is not valid UTF-8 ({e})") from None
 
-    # --8<-- [start:read-value]
     def value(self, vtype: int, what: str, depth: int = 0) -> Any:
         """One metadata value of type tag ``vtype``; arrays become Python lists."""
         if vtype in SCALAR_FORMATS:
@@ -169,7 +166,6 @@ class _Reader:
             self.count(n, 8 if etype == STRING else 12, f"length of {what}")  # a length, or a type + length
             return [self.value(etype, f"{what}[{i}]", depth + 1) for i in range(n)]
         raise self.fail(f"unknown metadata value type {vtype} for {what}")
-    # --8<-- [end:read-value]
 
 
 def read_gguf(path: str | Path) -> GGUFFile:

@@ -106,7 +106,6 @@ def bpe(piece: bytes, ranks: Mapping[bytes, int]) -> list[int]:
     return encode_piece(piece, ranks) if len(piece) < SHORT_PIECE else encode_piece_fast(piece, ranks)
 
 
-# --8<-- [start:merge_pair]
 def merge_pair(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[int]:
     """Replace every non-overlapping occurrence of ``pair`` in ``ids`` (left to right) by ``new_id``."""
     out: list[int] = []
@@ -119,4 +118,3 @@ def merge_pair(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[i
             out.append(ids[i])
             i += 1
     return out
-# --8<-- [end:merge_pair]

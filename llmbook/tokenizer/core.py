@@ -114,7 +114,6 @@ class Tokenizer:
         """Number of ids, special tokens included (largest id + 1, like tiktoken's ``n_vocab``)."""
         return self._vocab_size
 
-    # --8<-- [start:encode_ordinary]
     def encode_ordinary(self, text: str) -> list[int]:
         """Token ids for ``text``, treating special-token spellings as ordinary text."""
         pieces = self._splitter.split(valid_unicode(text))
@@ -126,7 +125,6 @@ class Tokenizer:
             cache[piece] = tuple(bpe(piece.encode("utf-8"), self._ranks))
             self._cache_chars += len(piece)
         return list(chain.from_iterable(map(cache.__getitem__, pieces)))
-    # --8<-- [end:encode_ordinary]
 
     def encode(
         self,

@@ -74,7 +74,6 @@ class GGUFTokenizer:
         """Split ``text`` into the pieces BPE works on (it never merges across two pieces)."""
         return splitter(self.bpe.pattern).split(text)
 
-    # --8<-- [start:encode]
     def encode(self, text: str, allow_special: bool = False) -> list[int]:
         """Token ids of ``text``. Text is text: ``"<|im_end|>"`` in it is ten ordinary tokens.
 
@@ -90,7 +89,6 @@ class GGUFTokenizer:
                           if byte in c.encode("utf-8")), "")
             raise ValueError(f"the vocabulary has no token for the byte {byte!r}{where} of the text")
         return ids
-    # --8<-- [end:encode]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of token ids (invalid UTF-8 from a partial character becomes U+FFFD)."""

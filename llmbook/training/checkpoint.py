@@ -46,7 +46,6 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-# --8<-- [start:rng]
 def rng_state() -> dict[str, Any]:
     """The global random generators' states (Python and torch), to resume a run exactly."""
     return {"python": random.getstate(), "torch": torch.get_rng_state()}
@@ -56,4 +55,3 @@ def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what ``rng_state`` saved."""
     random.setstate(state["python"])
     torch.set_rng_state(state["torch"])
-# --8<-- [end:rng]

@@ -11,16 +11,13 @@ from typing import Any
 import torch
 
 
-# --8<-- [start:text]
 def pydoc_topics_text() -> str:
     """Every ``help()`` topic of the running Python, in the order of their names, one after another."""
     from pydoc_data.topics import topics
 
     return "\n\n".join(topics[name].strip() for name in sorted(topics))
-# --8<-- [end:text]
 
 
-# --8<-- [start:chars]
 class CharTokenizer:
     """One token per character: the vocabulary is the sorted set of characters of a text."""
 
@@ -42,7 +39,6 @@ class CharTokenizer:
 
     def decode(self, ids: list[int]) -> str:
         return "".join(self.chars[i] for i in ids)
-# --8<-- [end:chars]
 
 
 def split_ids(ids: torch.Tensor, val_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
