@@ -55,10 +55,12 @@ test-full: examples assets browser-deps
 	LLMBOOK_SLOW=full $(PY) -m pytest
 
 # GPU benchmarks are recorded, not run by the build: examples/records/hardware_gpu/*.json, replayed by
-# examples/hardware_roofline.py. Without CUDA this prints one line and does nothing.
+# examples/hardware_roofline.py. Without CUDA this prints one line, does nothing and exits 0.
 gpu-records: $(STAMP)
-	PYTHONPATH=. $(PY) examples/bench_hardware_gpu.py --record
-	PYTHONPATH=. $(PY) examples/bench_train_step.py
+	@PYTHONPATH=. $(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 3)"; rc=$$?; \
+	if [ $$rc = 3 ]; then echo "make gpu-records: no CUDA device here, nothing measured, no record written"; \
+	elif [ $$rc != 0 ]; then exit $$rc; \
+	else set -x; PYTHONPATH=. $(PY) examples/bench_hardware_gpu.py --record && PYTHONPATH=. $(PY) examples/bench_train_step.py; fi
 
 clean:
 	rm -rf site docs/generated docs/assets .cache test-artifacts

@@ -29,6 +29,16 @@ def test_makefile_target_runs_the_script():
     assert "examples/bench_hardware_gpu.py --record" in out.stdout
 
 
+def test_make_gpu_records_without_cuda_is_one_line():
+    """`make gpu-records` on a machine without CUDA printed five lines (both commands echoed, the CPU benchmark's
+    output): it must print one line and exit 0."""
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    out = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.llmbook-installed", "gpu-records"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["make gpu-records: no CUDA device here, nothing measured, no record written"]
+
+
 @pytest.mark.parametrize("args,expected", [(["--record"], "no CUDA device here"), ([], "make gpu-records")])
 def test_without_cuda_one_line_and_exit_0(args, expected):
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(ROOT))
