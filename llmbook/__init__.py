@@ -6,6 +6,7 @@ The package is laid out like the book, one subpackage per part:
 - :mod:`llmbook.layers`: attention, norms, positions, feed-forward, embeddings, blocks;
 - :mod:`llmbook.models`: the Llama model, its config, the GGUF file format and its quantisations;
 - :mod:`llmbook.inference`: the decoding loop, sampling, the engine interface, the NumPy engine;
+- :mod:`llmbook.interpret`: hooks on the residual stream: induction heads, logit lens, patching, steering;
 - :mod:`llmbook.training`, :mod:`llmbook.alignment`: the loss, the loop, and the steps after pretraining;
 - :mod:`llmbook.hardware`: where the time and memory go; :mod:`llmbook.limits`: probes of what models can do.
 
@@ -24,7 +25,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 # The parts in the book's order: a module imports only its own part and earlier ones (tests/test_layout.py).
-PARTS = ("tokenizer", "layers", "models", "inference", "training", "alignment", "hardware", "limits")
+PARTS = ("tokenizer", "layers", "models", "inference", "interpret", "training", "alignment", "hardware", "limits")
 __all__ = ["PARTS", "generate", "load_model", *PARTS]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "llmbook"
-PARTS = ("tokenizer", "layers", "models", "inference", "training", "alignment", "hardware", "limits")  # book order
+PARTS = ("tokenizer", "layers", "models", "inference", "interpret", "training", "alignment", "hardware", "limits")  # book order
 ENTRY_POINTS = {"__init__.py", "__main__.py", "cli.py"}
 SHARED = {"checks.py"}  # argument checks every part uses; it imports no part
 

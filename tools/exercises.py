@@ -21,6 +21,8 @@ from llmbook.hardware.gpus import gpu
 from llmbook.hardware.roofline import matmul_op
 from llmbook.layers.kv_cache import KVCache
 from llmbook.inference.sampling import apply_temperature, top_p_filter
+from llmbook.interpret.circuits import induction_scores
+from llmbook.interpret.hooks import remove_component
 from llmbook.layers.positions import apply_rope, rope_angles
 from llmbook.models.config import LlamaConfig
 from llmbook.models.embedding_space import cosine_similarity
@@ -345,10 +347,39 @@ def limits() -> list[Exercise]:
     ]
 
 
+# ---- looking inside ----------------------------------------------------------------------------
+INDUCTION_N = 4  # a 4-token sequence repeated once: T = 8
+INDUCTION_WEIGHTS = (0.9, 0.7, 0.8, 0.6)  # queries 4..7: weight on the key after the earlier copy
+ABLATE_X, ABLATE_V = (2.0, -1.0, 2.0), (1.0, 2.0, 2.0)
+
+
+def interpret() -> list[Exercise]:
+    n = INDUCTION_N
+    maps = torch.zeros(2 * n, 2 * n)
+    for i, w in zip(range(n, 2 * n), INDUCTION_WEIGHTS):
+        maps[i, i - n + 1] = w
+        maps[i, i] = 1 - w  # the rest of the row on the query itself: not counted
+    score = induction_scores(maps, n).item()
+    x, v = torch.tensor(ABLATE_X), torch.tensor(ABLATE_V)
+    along = (x @ v / v.norm()).item()
+    left = remove_component(x, v).norm().item()
+    return [
+        _ex("induction-score", score, 0.005,
+            f"The tokens at positions {n}..{2 * n - 1} repeat those at 0..{n - 1}; the score averages each "
+            "query's weight on the token right after its earlier copy.",
+            [f"mean of {', '.join(fmt(w) for w in INDUCTION_WEIGHTS)} = {fmt(score)}"]),
+        _ex("ablate-length", left, 0.01,
+            "Divide v by its length to get u, remove (x \u00b7 u) u from x, then take the length of what is left.",
+            [f"|v| = {fmt(v.norm().item())}, x \u00b7 u = {fmt(along)}",
+             f"|x|\u00b2 \u2212 (x \u00b7 u)\u00b2 = {fmt((x @ x).item())} \u2212 {fmt(along ** 2)} = "
+             f"{fmt(left ** 2)}", f"length {fmt(left)}"]),
+    ]
+
+
 CHAPTERS: dict[str, Callable[[], list[Exercise]]] = {
     "big-picture": big_picture, "tokens": tokens, "transformer": transformer, "real-model": real_model,
     "embeddings": embeddings, "generation": generation, "training": training, "hardware": hardware,
-    "alignment": alignment, "limits": limits,
+    "alignment": alignment, "limits": limits, "interpret": interpret,
 }
 
 

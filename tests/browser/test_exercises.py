@@ -19,7 +19,7 @@ GENERATED = DOCS / "generated"
 WIDGET = re.compile(r'data-widget="exercise" data-exercise="([^"]+)" data-src="([^"]+)"')
 # every chapter of the book, and the exercises it must carry at least
 CHAPTER_PAGES = ["big-picture", "tokens", "attention-by-hand", "transformer", "real-model", "embeddings",
-                 "generation", "training", "hardware", "alignment", "limits"]
+                 "generation", "interpret", "training", "hardware", "alignment", "limits"]
 DIAGRAM_PAGES = CHAPTER_PAGES + ["attention-explorer"]
 INLINE_SVG = re.compile(r'--8<-- "(docs/images/[\w-]+\.svg)"')  # a hand-written SVG included into the page
 
