@@ -125,3 +125,19 @@ def test_snippet_lint_catches_stray_unended_and_missing(tmp_path):
         "pkg/m.py: [start:open] is included by no page: show it or drop the marker",
         "pkg/m.py: [start:stray] is included by no page: show it or drop the marker",
     ]
+
+
+def test_generated_pages_are_not_doc_tests():
+    """Catches a pattern that lets sybil collect docs/generated/ (the notebook pages, whose cells run
+    in the notebook, not as page blocks: "%matplotlib inline" failed as Python there) while still
+    collecting every chapter."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(book)
+    docs = (ROOT / "docs").resolve()
+    for generated in ("generated/a.md", "generated/notebooks/a.md", "generated/x/y/a.md"):
+        assert not book.BOOK.should_parse(docs / generated), generated
+    for chapter in sorted(docs.glob("*.md")):
+        assert book.BOOK.should_parse(chapter), chapter.name
