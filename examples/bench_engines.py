@@ -68,6 +68,7 @@ from llmbook.inference.generate import generate  # noqa: E402
 from llmbook.models.llama import load_model  # noqa: E402
 from llmbook.models.registry import model_path, reference_model  # noqa: E402
 from llmbook.training.data import pydoc_topics_text  # noqa: E402
+from llmbook.training.objective import next_token_logprobs  # noqa: E402
 from tools.bench import best_time, environment, latest_record, save_record, triad_bandwidth  # noqa: E402
 
 FORMULA = "decode tokens/s = (N - 1) / (T(N) - T(1))"  # the one decode formula, stated in every caption
@@ -265,7 +266,7 @@ def measure(threads: int) -> dict:
         for name in BOOK:
             engine = dequantized_twin(model, name) if name in INTEGER else engines[name]
             logits = torch.as_tensor(np.asarray(engine.forward(text))).double()
-            logp = torch.log_softmax(logits[0, :-1], -1).gather(-1, text[0, 1:, None])
+            logp = next_token_logprobs(logits, text)  # (1, 511)
             out["accuracy"][name] = {"max_logit_diff": float((logits - ref).abs().max()),
                                      "top_token_agreement": float((logits.argmax(-1) == ref.argmax(-1)).double().mean()),
                                      "perplexity": math.exp(-float(logp.mean()))}

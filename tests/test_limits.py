@@ -20,9 +20,9 @@ def test_addition_problems_are_seeded_and_have_the_right_size() -> None:
         assert all(low <= x < 10**d for pair in pairs for x in pair), d
     assert addition_problems(2, 5) == addition_problems(2, 10)[:5]  # a longer run extends a shorter one
     for bad in (0, 19):
-        with pytest.raises(ValueError, match="digits must be in 1..18"):
+        with pytest.raises(ValueError, match="digits must be an integer between 1 and 18"):
             addition_problems(bad, 3)
-    with pytest.raises(ValueError, match="n must be at least 1"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
         addition_problems(2, 0)
 
 

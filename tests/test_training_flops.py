@@ -64,8 +64,8 @@ def test_three_forward_passes_of_the_roofline_count() -> None:
 @pytest.mark.parametrize("call,message", [
     (lambda: training_flops_per_token(_config(), 0), "seq_len must be an integer >= 1, got 0"),
     (lambda: training_flops_per_token(_config(), 2.0), "seq_len must be an integer >= 1, got 2.0"),
-    (lambda: model_flops_utilisation(-1, 10, 10), "tokens_per_s must be a finite number > 0, got -1"),
-    (lambda: model_flops_utilisation(1, 0, 10), "flops_per_token must be a finite number > 0, got 0"),
+    (lambda: model_flops_utilisation(-1, 10, 10), "tokens_per_s must be > 0, got -1"),
+    (lambda: model_flops_utilisation(1, 0, 10), "flops_per_token must be > 0, got 0"),
     (lambda: model_flops_utilisation(1, 10, float("nan")), "peak_flops must be a finite number > 0, got nan"),
 ])
 def test_bad_input_is_a_clear_error(call, message) -> None:

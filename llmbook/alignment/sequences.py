@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import torch
 
+from llmbook.training.objective import next_token_logprobs
+
 
 # --8<-- [start:pack]
 def pack(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
@@ -44,9 +46,7 @@ def token_logprobs(logits: torch.Tensor, ids: torch.Tensor, completion_mask: tor
     if logits.shape[:2] != ids.shape or ids.shape != completion_mask.shape:
         raise ValueError(f"logits {tuple(logits.shape)}, ids {tuple(ids.shape)} and completion_mask "
                          f"{tuple(completion_mask.shape)} must agree on (batch, tokens)")
-    logp = logits[:, :-1].float().log_softmax(dim=-1)  # (B, T-1, V): position t scores token t+1
-    picked = logp.gather(-1, ids[:, 1:, None])[..., 0]  # (B, T-1)
-    return picked * completion_mask[:, 1:]
+    return next_token_logprobs(logits, ids) * completion_mask[:, 1:]  # (B, T-1)
 
 
 def sequence_logprob(logits: torch.Tensor, ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:

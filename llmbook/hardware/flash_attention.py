@@ -20,15 +20,15 @@ import math
 
 import numpy as np
 
+from llmbook.checks import count
+
 
 def _check(q: np.ndarray, k: np.ndarray, v: np.ndarray, block_q: int, block_k: int) -> None:
     if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim:
         raise ValueError(f"q, k, v must be (..., T, D) with the same number of axes, got {q.shape}, {k.shape}, {v.shape}")
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"q and k need one head size and k and v one length, got {q.shape}, {k.shape}, {v.shape}")
-    for name, b in (("block_q", block_q), ("block_k", block_k)):
-        if not (isinstance(b, int) and b >= 1):
-            raise ValueError(f"{name} must be an integer >= 1, got {b!r}")
+    count("block_q", block_q), count("block_k", block_k)
     if not all(np.issubdtype(a.dtype, np.floating) for a in (q, k, v)):
         raise ValueError(f"q, k, v must be floating point, got {q.dtype}, {k.dtype}, {v.dtype}")
 

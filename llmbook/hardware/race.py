@@ -10,8 +10,9 @@ cells, so what the GPU fills in one tick is capped at S·S (``capped`` says when
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from llmbook.checks import count, positive
 
 
 # --8<-- [start:race]
@@ -40,11 +41,9 @@ class Race:
 def race(cpu_flops: float, gpu_flops: float, side: int = 32, inner: int = 4096, cpu_cells: int = 1) -> Race:
     """The rates at which a CPU and a GPU fill a (side × side) product whose cells each take ``inner`` multiply-adds."""
     for name, v in (("cpu_flops", cpu_flops), ("gpu_flops", gpu_flops)):
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a finite number of FLOP/s > 0, got {v!r}")
+        positive(name, v)  # FLOP/s
     for name, v in (("side", side), ("inner", inner), ("cpu_cells", cpu_cells)):
-        if not (isinstance(v, int) and v >= 1):
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        count(name, v)
     if cpu_cells > side * side:
         raise ValueError(f"cpu_cells must be at most side² = {side * side}, got {cpu_cells}")
     ratio = gpu_flops / cpu_flops

@@ -16,17 +16,15 @@ every weight to do two FLOPs with it and is memory-bound.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from llmbook.checks import count, integer, positive
 from llmbook.training.flops import matmul_params
 
 
 def _positive(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return float(positive(name, value))
 
 
 # --8<-- [start:roofline]
@@ -57,8 +55,7 @@ def attainable(intensity: float, peak_flops: float, bandwidth: float) -> float:
 def matmul_op(name: str, m: int, k: int, n: int, weight_bytes: float = 4.0, act_bytes: float = 4.0) -> Op:
     """(M, K) activations @ (K, N) weights: 2MKN FLOPs; reads the weights and the input, writes the output."""
     for label, v in (("m", m), ("k", k), ("n", n)):
-        if not (isinstance(v, int) and v >= 1):
-            raise ValueError(f"{label} must be an integer >= 1, got {v!r}")
+        count(label, v)
     _positive("weight_bytes", weight_bytes), _positive("act_bytes", act_bytes)
     return Op(name, 2.0 * m * k * n, k * n * weight_bytes + (m * k + m * n) * act_bytes)
 # --8<-- [end:roofline]
@@ -88,10 +85,7 @@ def llama_ops(config: Any, tokens: int, context: int | None = None, weight_bytes
     """
     c = config
     context = 0 if context is None else context
-    if not (isinstance(tokens, int) and tokens >= 1):
-        raise ValueError(f"tokens must be an integer >= 1, got {tokens!r}")
-    if not (isinstance(context, int) and context >= 0):
-        raise ValueError(f"context must be an integer >= 0, got {context!r}")
+    count("tokens", tokens), integer(0)("context", context)
     qkv_out = c.dim + 2 * c.kv_dim
     proj = [matmul_op("qkv", tokens, c.dim, qkv_out, weight_bytes), matmul_op("o", tokens, c.dim, c.dim, weight_bytes)]
     ffn = [matmul_op("gate_up", tokens, c.dim, 2 * c.ffn_dim, weight_bytes),

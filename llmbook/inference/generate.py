@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from llmbook.checks import count
 from llmbook.inference.beam import BeamSearch
 from llmbook.inference.contrastive import ContrastiveSearch
 from llmbook.inference.engine import Cache, Engine, engine_for
@@ -176,8 +177,7 @@ def default_eos(model: Any) -> int | None:
 
 def check_length(model: Any, n_prompt: int, max_new_tokens: int) -> None:
     """The prompt plus the new tokens must fit in the model's context."""
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
+    count("max_new_tokens", max_new_tokens)
     context = model.config.context_length
     if n_prompt + max_new_tokens > context:
         raise ValueError(f"prompt of {n_prompt} tokens + max_new_tokens={max_new_tokens} = "

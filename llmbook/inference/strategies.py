@@ -13,54 +13,10 @@ its options from these fields.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-Check = Callable[[str, Any], None]
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def number(low: float = -math.inf, high: float = math.inf, low_open: bool = False, high_open: bool = False) -> Check:
-    """A check for a finite real number in a range, e.g. ``number(0, 1, low_open=True)`` for (0, 1]."""
-    if high == math.inf:
-        allowed = "" if low == -math.inf else f" {'>' if low_open else '>='} {low:g}"
-    else:
-        allowed = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-
-    def check(name: str, x: Any) -> None:
-        if not _is_number(x) or not math.isfinite(x):
-            kind = "" if _is_number(x) else f" ({type(x).__name__})"
-            raise ValueError(f"{name} must be a finite number{allowed}, got {x!r}{kind}")
-        if x < low or (low_open and x == low) or x > high or (high_open and x == high):
-            raise ValueError(f"{name} must be{allowed}, got {x!r}")
-    return check
-
-
-def integer(low: int, high: int | None = None, why: str = "") -> Check:
-    """A check for an integer (not a bool) in [low, high]; ``why`` explains the upper limit."""
-    def check(name: str, x: Any) -> None:
-        if isinstance(x, bool) or not isinstance(x, int) or x < low or (high is not None and x > high):
-            allowed = f">= {low}" if high is None else f"between {low} and {high}{why}"
-            raise ValueError(f"{name} must be an integer {allowed}, got {x!r}")
-    return check
-
-
-def optional(check: Check) -> Check:
-    """``check``, or None (the filter or penalty is off)."""
-    return lambda name, x: None if x is None else check(name, x)
-
-
-def one_of(*choices: Any) -> Check:
-    def check(name: str, x: Any) -> None:
-        if not any(x is c or (isinstance(c, str) and x == c) for c in choices):
-            raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {x!r}")
-    return check
-
+from llmbook.checks import Check, integer, number, one_of, optional
 
 def param(default: Any, check: Check, help: str) -> Any:
     """A strategy parameter: its default, its check, and a line of help (shown by the command line)."""

@@ -20,6 +20,9 @@ from typing import Any
 
 import torch
 
+from llmbook.checks import count, integer
+from llmbook.training.objective import next_token_logprobs
+
 INTEGER = re.compile(r"-?\d[\d,]*")
 
 # --8<-- [start:confidence]
@@ -30,19 +33,15 @@ def token_probabilities(model: Any, prompt_ids: list[int], new_ids: list[int]) -
     if not prompt_ids or not new_ids:
         raise ValueError(f"need at least one prompt id and one new id, got {len(prompt_ids)} and {len(new_ids)}")
     ids = torch.tensor([prompt_ids + new_ids])  # (1, T)
-    logits = model(ids)[0, len(prompt_ids) - 1 : -1]  # (N, V): position i predicts token i + 1
-    probs = torch.softmax(logits.float(), dim=-1)  # (N, V)
-    return probs[torch.arange(len(new_ids)), torch.tensor(new_ids)].tolist()
+    logp = next_token_logprobs(model(ids), ids)[0, len(prompt_ids) - 1 :]  # (N,): position i scores token i + 1
+    return logp.exp().tolist()
 # --8<-- [end:confidence]
 
 
 # --8<-- [start:sums]
 def addition_problems(digits: int, n: int, seed: int = 0) -> list[tuple[int, int]]:
     """``n`` pairs of ``digits``-digit numbers (1 digit: 0..9), drawn with ``seed``."""
-    if not 1 <= digits <= 18:
-        raise ValueError(f"digits must be in 1..18, got {digits!r}")
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n!r}")
+    integer(1, 18)("digits", digits), count("n", n)
     low, high = (0 if digits == 1 else 10 ** (digits - 1)), 10**digits - 1
     rng = random.Random(f"{seed}-{digits}")  # each size its own stream: adding a size changes no other
     return [(rng.randint(low, high), rng.randint(low, high)) for _ in range(n)]

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from llmbook.checks import count, integer
+
 
 def check_ids(ids: Any, config: Any, cache: Any) -> np.ndarray:
     """``ids`` as a (B, T) integer array, or a ValueError naming what is wrong with them."""
@@ -37,10 +39,8 @@ def check_ids(ids: Any, config: Any, cache: Any) -> np.ndarray:
 
 def check_new_cache(config: Any, batch: int, max_len: int | None) -> int:
     """Validate ``new_cache``'s arguments; the number of positions to hold."""
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
+    count("batch", batch)
     n = config.context_length
     max_len = n if max_len is None else max_len
-    if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= n:
-        raise ValueError(f"max_len must be an integer between 1 and the context length {n}, got {max_len!r}")
+    integer(1, n, " (the context length)")("max_len", max_len)
     return max_len

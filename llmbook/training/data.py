@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from llmbook.checks import count
+
 
 def pydoc_topics_text() -> str:
     """Every ``help()`` topic of the running Python, in the order of their names, one after another."""
@@ -60,8 +62,7 @@ class RandomWindows:
     def __init__(self, ids: torch.Tensor, context: int, batch_size: int, seed: int = 0) -> None:
         if ids.ndim != 1:
             raise ValueError(f"ids must be one sequence (1-D), got shape {tuple(ids.shape)}")
-        if context < 1 or batch_size < 1:
-            raise ValueError(f"context and batch_size must be >= 1, got {context}, {batch_size}")
+        count("context", context), count("batch_size", batch_size)
         if len(ids) < context + 1:
             raise ValueError(f"{len(ids)} ids are too few for windows of context + 1 = {context + 1}")
         self.ids, self.context, self.batch_size = ids, context, batch_size

@@ -15,20 +15,14 @@ useful work, so MFU compares runs honestly.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-
-def _check_int(name: str, value: Any) -> int:
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
+from llmbook.checks import count as _check_int
+from llmbook.checks import positive
 
 
 def _check_positive(name: str, value: Any) -> float:
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return float(positive(name, value))
 
 
 # --8<-- [start:flops]

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from llmbook.checks import count, integer
+
 STRATEGIES = ("DDP", "ZeRO-1", "ZeRO-2", "ZeRO-3 / FSDP")  # zero_stage 0, 1, 2, 3
 
 
@@ -23,10 +25,8 @@ STRATEGIES = ("DDP", "ZeRO-1", "ZeRO-2", "ZeRO-3 / FSDP")  # zero_stage 0, 1, 2,
 def training_memory(n_params: int, n_devices: int = 1, zero_stage: int = 0,
                     mixed_precision: bool = True) -> dict[str, float]:
     """Bytes per device for weights, gradients and Adam's state; 'total' is their sum."""
-    if zero_stage not in (0, 1, 2, 3):
-        raise ValueError(f"zero_stage must be 0 (plain DDP), 1, 2 or 3, got {zero_stage}")
-    if n_params < 0 or n_devices < 1:
-        raise ValueError(f"need n_params >= 0 and n_devices >= 1, got {n_params}, {n_devices}")
+    integer(0, 3, " (0: plain DDP)")("zero_stage", zero_stage)
+    integer(0)("n_params", n_params), count("n_devices", n_devices)
     weight, grad, optim = (2, 2, 12) if mixed_precision else (4, 4, 8)  # bytes per parameter
     n = n_devices
     out = {

@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from llmbook.checks import count
+
 IGNORE_INDEX = -100  # the target of a position that does not count (PyTorch's convention)
 
 
@@ -61,6 +63,19 @@ def cross_entropy_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index
 # --8<-- [end:loss]
 
 
+# --8<-- [start:logprobs]
+def next_token_logprobs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """log p(ids[:, t+1] | ids[:, :t+1]) at every position: shift by one, log-softmax, pick the next token.
+
+    logits (B, T, V) are the model's output on ids (B, T); returns (B, T-1), float32 or wider.
+    """
+    if logits.ndim != 3 or logits.shape[:2] != ids.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} must be ids {tuple(ids.shape)} plus a vocabulary axis")
+    logp = logits[:, :-1].float().log_softmax(dim=-1)  # (B, T-1, V): position t scores token t+1
+    return logp.gather(-1, ids[:, 1:, None])[..., 0]  # (B, T-1)
+# --8<-- [end:logprobs]
+
+
 # --8<-- [start:perplexity]
 def perplexity(loss: float) -> float:
     """exp(loss): the number of equally likely tokens the model is, on average, choosing between."""
@@ -69,7 +84,5 @@ def perplexity(loss: float) -> float:
 
 def uniform_loss(vocab_size: int) -> float:
     """The loss of a model that gives every one of ``vocab_size`` tokens the same probability: ln V."""
-    if vocab_size < 1:
-        raise ValueError(f"vocab_size must be >= 1, got {vocab_size}")
-    return math.log(vocab_size)
+    return math.log(count("vocab_size", vocab_size))
 # --8<-- [end:perplexity]
