@@ -257,6 +257,37 @@ def test_greedy_rollout_matches_generate(smollm) -> None:
         rollout(smollm, [[1], [1, 2]], 4, eos=2)
 
 
+@pytest.mark.parametrize("temperature", [0.7, 1.3])
+def test_one_prompt_rollout_is_generate_sample(smollm, temperature) -> None:
+    """Catches a rollout that samples its own way (a second loop, or one that ignores the temperature:
+    at 0.7 and 1.3 the same seed then draws different ids than generate's sampling does)."""
+    import llmbook
+
+    prompt = smollm.tokenizer.encode("Once upon a time, in a small village,")
+    for seed in (0, 1):
+        got = rollout(smollm, [prompt], 12, eos=smollm.eos_token_id, temperature=temperature,
+                      generator=torch.Generator().manual_seed(seed))
+        want = llmbook.generate(smollm, prompt, "sample", max_new_tokens=12, temperature=temperature, seed=seed)
+        assert got == [want.ids]
+    flat = rollout(smollm, [prompt], 12, eos=2, temperature=1.0, generator=torch.Generator().manual_seed(seed))
+    assert got != flat  # same seed, another temperature: other draws
+
+
+def test_rollout_trims_each_row_at_end_of_sequence(smollm) -> None:
+    """Catches a rollout that never trims at end-of-sequence (or trims every row when one finishes):
+    with the id the greedy run produces second as ``eos``, the row stops there, eos kept, while a row
+    that never produces it runs the full length."""
+    prompt = smollm.tokenizer.encode("The capital of France is")
+    other = smollm.tokenizer.encode("1, 2, 3, 4, 5")[: len(prompt)]
+    free = rollout(smollm, [prompt, other], 8, eos=-1, temperature=0)  # -1 is no token: nothing stops
+    assert [len(r) for r in free] == [8, 8]
+    eos = free[0][1]
+    assert eos not in free[1]  # so the second row never stops
+    trimmed = rollout(smollm, [prompt, other], 8, eos=eos, temperature=0)
+    assert trimmed[0] == free[0][: free[0].index(eos) + 1]
+    assert trimmed[1] == free[1]
+
+
 # ----------------------------------------------------------------------------- LoRA
 
 

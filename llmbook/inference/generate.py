@@ -21,6 +21,7 @@ token against ``transformers`` on the same model, on both engines.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -79,11 +80,14 @@ def run_engine(engine: Engine, ids: torch.Tensor, cache: Cache | None,
 
 # --8<-- [start:loop]
 @torch.inference_mode()
-def decode(engine: Engine, prompt: list[int], search: Search, max_new_tokens: int,
+def decode(engine: Engine, prompts: Sequence[Sequence[int]], search: Search, max_new_tokens: int,
            use_cache: bool = True) -> Iterator[int]:
-    """The loop of every strategy on every engine: yields new token ids as the strategy emits them."""
-    seqs = torch.tensor([prompt])  # (B, S): the running sequences, one row each; one row to start with
-    cache = engine.new_cache(1, len(prompt) + max_new_tokens) if use_cache else None
+    """The loop of every strategy on every engine: yields new token ids as the strategy emits them.
+
+    ``prompts`` are the starting rows, all of one length: one row for ``generate``, one per
+    prompt for batched sampling (``llmbook.alignment.rollout``)."""
+    seqs = torch.tensor([list(p) for p in prompts])  # (B, S): the running sequences, one row each
+    cache = engine.new_cache(len(seqs), seqs.shape[1] + max_new_tokens) if use_cache else None
     logits, hidden = run_engine(engine, seqs, cache, search.wants_hidden)  # prefill: the whole prompt at once
     while True:
         step = search.step(logits, hidden, seqs)  # the strategy: tokens to emit, tokens to run next
@@ -102,21 +106,35 @@ def decode(engine: Engine, prompt: list[int], search: Search, max_new_tokens: in
 
 # --8<-- [start:pick]
 class Pick:
-    """Greedy decoding (no ``generator``) and sampling: one sequence, one token per step."""
+    """Greedy decoding (no ``generator``) and sampling: one token per row per step.
+
+    A row is finished once it has produced ``eos``; it then runs ``eos`` again (the batch stays
+    rectangular) and its output stops growing, as in transformers' ``_sample``. With one row the
+    tokens are emitted as they come; with several, ``completions`` holds each row's tokens."""
 
     wants_hidden = False
 
     def __init__(self, params: SamplingParams, max_new_tokens: int, eos: int | None,
                  generator: torch.Generator | None) -> None:
         self.params, self.max_new_tokens, self.eos, self.generator = params, max_new_tokens, eos, generator
-        self.n = 0  # tokens emitted
+        self.n = 0  # steps taken
+        self.completions: list[list[int]] = []  # each row's new tokens, eos included
 
     def step(self, logits: torch.Tensor, hidden: torch.Tensor | None, seqs: torch.Tensor) -> Step:
-        scores = process_logits(logits[0], self.params, seqs[0])  # penalty, temperature, filters
-        token = int(scores.argmax()) if self.generator is None else sample(scores, self.generator)
+        if not self.completions:
+            self.completions = [[] for _ in range(len(seqs))]
+        tokens = []
+        for row, out in enumerate(self.completions):
+            if out and out[-1] == self.eos:  # finished: runs eos again, emits nothing
+                tokens.append(self.eos)
+                continue
+            scores = process_logits(logits[row], self.params, seqs[row])  # penalty, temperature, filters
+            token = int(scores.argmax()) if self.generator is None else sample(scores, self.generator)
+            out.append(token)
+            tokens.append(token)
         self.n += 1
-        done = token == self.eos or self.n == self.max_new_tokens
-        return Step(emit=[token], tokens=None if done else [token])
+        done = self.n == self.max_new_tokens or all(out and out[-1] == self.eos for out in self.completions)
+        return Step(emit=tokens if len(tokens) == 1 else [], tokens=None if done else tokens)
 # --8<-- [end:pick]
 
 
@@ -188,47 +206,65 @@ def check_length(model: Any, n_prompt: int, max_new_tokens: int) -> None:
 
 
 class _TextStream:
-    """Turns token ids into text pieces: holds back half-decoded characters and possible stop-string starts."""
+    """Turns token ids into text pieces in time linear in the output: each token's bytes go once through an
+    incremental UTF-8 decoder (which holds back a character until its last byte arrives), and stop strings
+    are searched for only in the text not yet sent, which is all that can still hold the start of one."""
 
     def __init__(self, tokenizer: Any, stop: Sequence[str], eos: int | None) -> None:
-        self.tokenizer, self.stop, self.eos = tokenizer, list(stop), eos
-        self.ids: list[int] = []
+        self.tokenizer, self.stop, self.eos = tokenizer, [s for s in stop if s], eos
+        self.utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.chunks: list[str] = []  # the decoded text, in pieces (joined once, at the end)
+        self.held = ""  # decoded but not sent: it may be the start of a stop string
         self.sent = 0  # characters of the text already emitted
         self.stopped_at: int | None = None  # where the first stop string starts, once one appears
+        longest = max((len(s.encode()) for s in self.stop), default=0)
+        self.tail_tokens = longest  # a stop string of n bytes ending in the last token lies in the last n tokens
 
     def text(self) -> str:
-        return self.tokenizer.decode([i for i in self.ids if i != self.eos])
+        return "".join(self.chunks)
 
     def push(self, token: int) -> str:
-        self.ids.append(token)
-        text = self.text()
-        hits = [text.find(s) for s in self.stop if s and s in text]
-        if hits:
-            self.stopped_at = min(hits)
-            return self._emit(text, self.stopped_at)
-        safe = len(text)
-        while safe > 0 and text[safe - 1] == "\ufffd" and len(text) - safe < 3:
-            safe -= 1  # a multi-byte character may be completed by the next token
-        for s in self.stop:  # keep back a tail that could be the start of a stop string
-            for n in range(min(len(s) - 1, len(text)), 0, -1):
-                if text.endswith(s[:n]):
-                    safe = min(safe, len(text) - n)
-                    break
-        return self._emit(text, safe)
+        if token == self.eos or self.stopped_at is not None:
+            return ""
+        new = self.utf8.decode(self.tokenizer.decode_bytes([token]))  # only this token's bytes
+        self.chunks.append(new)
+        return self._send(self.held + new, final=False)
 
     def flush(self) -> str:
-        text = self.text()
-        return self._emit(text, len(text) if self.stopped_at is None else self.stopped_at)
+        if self.stopped_at is not None:
+            return ""
+        new = self.utf8.decode(b"", final=True)  # an unfinished character at the very end
+        self.chunks.append(new)
+        return self._send(self.held + new, final=True)
 
-    def _emit(self, text: str, upto: int) -> str:
-        piece = text[self.sent : upto] if upto > self.sent else ""
-        self.sent = max(self.sent, upto)
+    def _send(self, pending: str, final: bool) -> str:
+        """Send ``pending`` (the unsent text) except a stop string and what follows it, or, unless
+        ``final``, the longest end that could begin a stop string."""
+        hits = [i for i in (pending.find(s) for s in self.stop) if i >= 0]
+        if hits:
+            self.stopped_at = self.sent + min(hits)
+            piece, self.held = pending[: min(hits)], ""
+        else:
+            keep = 0 if final else self._stop_start(pending)
+            piece, self.held = pending[: len(pending) - keep], pending[len(pending) - keep :]
+        self.sent += len(piece)
         return piece
 
+    def _stop_start(self, text: str) -> int:
+        """Length of the longest end of ``text`` that a stop string starts with (0: none)."""
+        for n in range(min(len(text), max(map(len, self.stop), default=1) - 1), 0, -1):
+            if any(s.startswith(text[-n:]) for s in self.stop):
+                return n
+        return 0
+
     def check(self, new_ids: Sequence[int]) -> bool:
-        """Does this token sequence contain a stop string? (for beam search candidates)"""
-        text = self.tokenizer.decode([i for i in new_ids if i != self.eos])
-        return any(s and s in text for s in self.stop)
+        """Does this candidate (for beam search) contain a stop string? Its text without the last token was
+        checked the step before, so only the last tokens, those a stop string ending in the new one can span,
+        are decoded."""
+        if not self.stop:
+            return False
+        text = self.tokenizer.decode([i for i in new_ids[-self.tail_tokens :] if i != self.eos])
+        return any(s in text for s in self.stop)
 
 
 @dataclass
@@ -308,7 +344,7 @@ class Stream:
         r = self.request
         text = _TextStream(self.model.tokenizer, r.stops, r.eos)
         result = Generation(prompt_ids=r.ids)
-        for token in decode(r.engine, r.ids, _search(r, text), r.max_new_tokens, r.use_cache):
+        for token in decode(r.engine, [r.ids], _search(r, text), r.max_new_tokens, r.use_cache):
             result.ids.append(token)
             yield Piece(token, text.push(token))
             if token == r.eos:

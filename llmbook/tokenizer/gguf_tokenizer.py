@@ -90,14 +90,21 @@ class GGUFTokenizer:
             raise ValueError(f"the vocabulary has no token for the byte {byte!r}{where} of the text")
         return ids
 
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """The bytes of token ids, for decoders that build text a piece at a time (streaming)."""
+        return self.bpe.decode_bytes(self._known(ids))
+
     def decode(self, ids: Iterable[int]) -> str:
         """Text of token ids (invalid UTF-8 from a partial character becomes U+FFFD)."""
+        return self.bpe.decode(self._known(ids))
+
+    def _known(self, ids: Iterable[int]) -> list[int]:
         ids = token_ids(ids)
         if ids and not 0 <= min(ids) <= max(ids) < len(self.tokens):
             pos, bad = next((pos, i) for pos, i in enumerate(ids) if not 0 <= i < len(self.tokens))
             last = len(self.tokens) - 1
             raise IndexError(f"unknown token id {bad} at position {pos}: the vocabulary has ids 0..{last}")
-        return self.bpe.decode(ids)
+        return ids
 
     def token_text(self, i: int) -> str:
         """How token ``i`` reads on its own, e.g. `` Paris`` (bytes of a partial character as U+FFFD)."""
