@@ -183,6 +183,8 @@ def test_token_rewards_and_gae_by_hand() -> None:
     # lam = 1, gamma = 1: the advantage is the sum of future rewards minus the value (Monte Carlo)
     adv1, ret1 = gae(r, values, mask, gamma=1.0, lam=1.0)
     torch.testing.assert_close(ret1[0, 1:4], torch.tensor([2.85, 2.9, 2.8]), atol=TOL, rtol=0)
+    torch.testing.assert_close(adv1[0, 1:4], torch.tensor([2.85 - 1.0, 2.9 - 2.0, 2.8 - 0.5]), atol=TOL, rtol=0)
+    assert adv1[0, 0] == adv1[0, 4] == 0  # outside the mask
 
 
 def test_masked_whiten_by_hand() -> None:

@@ -52,8 +52,12 @@ def test_pronoun_probabilities(smollm: Any) -> None:
     assert set(p) == {"he", "she"} and all(0 < v < 1 for v in p.values())
     carpenter = pronoun_probabilities(smollm, "carpenter")
     assert p["she"] / p["he"] > 2 > 1 > carpenter["she"] / carpenter["he"]  # the page's measured direction (~4.9, ~0.6)
-    same = pronoun_probabilities(smollm, "nurse", template="The {} said that")
-    assert same == p
+    # a probe that ignores ``template`` (the default passed explicitly could not catch that): another
+    # template gives the probabilities computed by hand for that text
+    ids = smollm.tokenizer.encode("Yesterday the nurse told me that")
+    probs = torch.softmax(smollm(torch.tensor([ids]), last_only=True)[0, -1].float(), dim=-1)
+    other = pronoun_probabilities(smollm, "nurse", template="Yesterday the {} told me that")
+    assert other == {w: float(probs[smollm.tokenizer.encode(" " + w)[0]]) for w in ("he", "she")} != p
     with pytest.raises(ValueError, match="template with"):
         pronoun_probabilities(smollm, "nurse", template="no slot")
     with pytest.raises(ValueError, match="need an occupation"):

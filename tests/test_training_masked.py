@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from helpers import one_torch_thread
 from llmbook.training.masked import TinyGPT, mask_tokens, masked_lm_loss
@@ -54,7 +55,19 @@ def test_decoder_sees_the_past_encoder_sees_both_sides() -> None:
 
 
 def test_masked_loss_counts_only_chosen_positions() -> None:
+    """Catches a loss over every position (it passed the old check, |loss - ln 21| < 0.5, as well): the
+    loss is the cross-entropy at the chosen positions alone, and the one over all positions differs."""
     torch.manual_seed(0)
     model = TinyGPT(21, dim=16, n_heads=2, context=32, causal=False)
-    loss = masked_lm_loss(model, torch.randint(20, (4, 32)), 20, torch.Generator().manual_seed(0))
+    batch = torch.randint(20, (4, 32), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        loss = masked_lm_loss(model, batch, 20, torch.Generator().manual_seed(0))
+        inputs, targets = mask_tokens(batch, 20, 21, torch.Generator().manual_seed(0))  # the same draws
+        logits = model(inputs)  # (B, T, V)
+    chosen = targets != IGNORE_INDEX
+    assert 0 < chosen.sum() < chosen.numel()
+    want = F.cross_entropy(logits[chosen], batch[chosen])
+    every = F.cross_entropy(logits.reshape(-1, 21), batch.reshape(-1))
+    torch.testing.assert_close(loss, want, atol=1e-6, rtol=0)
+    assert abs(float(every - want)) > 1e-3
     assert abs(loss.item() - math.log(21)) < 0.5  # an untrained model is close to the uniform guess
