@@ -21,16 +21,6 @@ def test_every_module_sits_in_a_part_of_the_book() -> None:
         assert (PACKAGE / sub / "__init__.py").is_file(), f"llmbook/{sub} has no __init__.py"
 
 
-def _imported_modules(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
-
-
 def _all_imports(path: Path) -> set[str]:
     """Every module ``path`` imports, at the top, inside functions or under TYPE_CHECKING: names like
     ``llmbook.layers.kv_cache``, and for ``from llmbook.layers import x`` also ``llmbook.layers.x``."""
@@ -115,7 +105,7 @@ def test_the_menu_and_the_reading_order_agree() -> None:
 
 def test_the_package_never_imports_the_build_tools_or_writes_docs() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
-        bad = {m for m in _imported_modules(path) if m.split(".")[0] == "tools"}
+        bad = {m for m in _all_imports(path) if m.split(".")[0] == "tools"}
         assert not bad, f"{path.relative_to(ROOT)} imports book machinery {sorted(bad)}"
         assert '"docs"' not in path.read_text(), f"{path.relative_to(ROOT)} names the docs folder"
 
