@@ -1,0 +1,232 @@
+"""The live model in Chromium: the download (manifest, sha256 per part, the Cache API), the worker, and the
+Playground's generation box checked token for token against the Python NumPy engine on the same GGUF file.
+
+One browser context is shared by the tests of the loaded model (a module fixture), so the 94 MiB are
+downloaded once; the tampered and truncated downloads each get a fresh context (an empty Cache API).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from llmbook.models.registry import model_path
+
+PROMPT = "The capital of France is"
+GREEDY_STEPS = 16  # the issue's check: the same greedy tokens for 16 steps
+LOAD_TIMEOUT = 60_000  # ms, a cold download and parse on a slow shared machine
+
+
+def watch(page, site_url: str):
+    """Record console errors, offsite requests and every request for a model part on ``page``."""
+    own = urlparse(site_url).netloc
+    page.console_errors, page.offsite_requests, page.part_requests = [], [], []
+
+    def on_request(req) -> None:
+        url = urlparse(req.url)
+        if url.scheme in ("http", "https", "ws", "wss") and url.netloc != own:
+            page.offsite_requests.append(req.url)
+        if url.path.endswith(".bin"):
+            page.part_requests.append(url.path.rsplit("/", 1)[-1])
+
+    page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+    page.on("pageerror", lambda exc: page.console_errors.append(f"page error: {exc}"))
+    page.on("request", on_request)
+    return page
+
+
+def open_playground(context, site_url: str):
+    page = watch(context.new_page(), site_url)
+    page.goto(site_url + "playground/", wait_until="load")
+    page.wait_for_function("() => document.querySelector('[data-widget=live-chat]')?.dataset.ready === 'true'")
+    return page
+
+
+def chat_box(page):
+    return page.locator('.llmbook-widget[data-widget="live-chat"]')
+
+
+def click_load(page, root) -> None:
+    """Press the load button of ``root`` and record every value the progress bar takes."""
+    root.locator(".llmbook-live-progress").evaluate("""(bar) => {
+      window.progressSeen = [];
+      new MutationObserver(() => window.progressSeen.push(+bar.getAttribute('aria-valuenow')))
+        .observe(bar, {attributes: true, attributeFilter: ['aria-valuenow']});
+    }""")
+    root.locator(".llmbook-live-load").click()
+
+
+def wait_phase(page, phases: tuple[str, ...]) -> str:
+    page.wait_for_function(f"() => {json.dumps(list(phases))}.includes(llmbook.live.state.phase)", timeout=LOAD_TIMEOUT)
+    return page.evaluate("llmbook.live.state.phase")
+
+
+@pytest.fixture(scope="module")
+def manifest(site_dir) -> dict:
+    return json.loads((site_dir / "generated/model/manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def context(browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def loaded(context, site_url):
+    """The Playground with the model loaded by a click (the first download of this context)."""
+    page = open_playground(context, site_url)
+    click_load(page, chat_box(page))
+    assert wait_phase(page, ("ready", "error")) == "ready", page.evaluate("llmbook.live.state.error")
+    return page
+
+
+@pytest.fixture(scope="module")
+def numpy_model():
+    import llmbook
+
+    return llmbook.load_model("smollm2-135m-instruct")
+
+
+def test_the_parts_are_the_wheels_file(site_dir, manifest) -> None:
+    """Catches parts that are not the GGUF file the Python chapters read (a stale build, a wrong cut) and a
+    manifest whose sizes or hashes do not describe its parts."""
+    data = model_path("smollm2-135m-instruct").read_bytes()
+    assert manifest["bytes"] == len(data) and manifest["sha256"] == hashlib.sha256(data).hexdigest()
+    assert manifest["version"] == manifest["sha256"][:16]
+    joined = b""
+    for part in manifest["parts"]:
+        chunk = (site_dir / "generated/model" / part["name"]).read_bytes()
+        assert len(chunk) == part["bytes"] <= 16 * 2**20
+        assert hashlib.sha256(chunk).hexdigest() == part["sha256"]
+        joined += chunk
+    assert joined == data
+
+
+def test_the_button_names_the_size_from_the_manifest(context, site_url, manifest) -> None:
+    """Catches a size typed into the page instead of read from the manifest, and a page that downloads
+    anything of the model before the reader asks."""
+    page = open_playground(context, site_url)
+    button = chat_box(page).locator(".llmbook-live-load")
+    expected = f"Load the model, {round(manifest['bytes'] / 2**20)} MiB"
+    page.wait_for_function("(t) => document.querySelector('.llmbook-live-load').textContent === t", arg=expected)
+    assert button.inner_text() == expected and button.is_enabled()
+    assert not page.part_requests
+    page.close()
+
+
+def test_a_click_loads_with_a_progress_bar_to_100(loaded, manifest) -> None:
+    """Catches a progress bar that never moves or stops short of 100 %, a part downloaded twice, and a
+    status line that does not say the model is loaded."""
+    root = chat_box(loaded)
+    seen = loaded.evaluate("window.progressSeen")
+    assert seen[-1] == 100 and any(0 < v < 100 for v in seen), seen
+    assert seen == sorted(seen)
+    assert sorted(loaded.part_requests) == sorted(p["name"] for p in manifest["parts"])
+    info = loaded.evaluate("llmbook.live.state.info")
+    assert info["fetchedParts"] == len(manifest["parts"]) and info["cachedParts"] == 0
+    assert info["manifest"]["bytes"] == manifest["bytes"] and info["manifest"]["version"] == manifest["version"]
+    assert root.locator(".llmbook-live-status").inner_text().startswith("Model loaded (94 MiB")
+    assert not loaded.console_errors and not loaded.offsite_requests
+
+
+def test_a_second_load_comes_from_the_cache(loaded, context, site_url, manifest) -> None:
+    """Catches parts that are not kept in the Cache API (or kept under a name a second visit does not find):
+    a second visit must request no part again."""
+    page = open_playground(context, site_url)
+    click_load(page, chat_box(page))
+    assert wait_phase(page, ("ready", "error")) == "ready", page.evaluate("llmbook.live.state.error")
+    info = page.evaluate("llmbook.live.state.info")
+    assert page.part_requests == [] and info["fetchedParts"] == 0
+    assert info["cachedParts"] == len(manifest["parts"])
+    names = page.evaluate("caches.keys()")
+    assert names == [f"llmbook-model-{manifest['version']}"]
+    assert "from this browser's cache" in chat_box(page).locator(".llmbook-live-status").inner_text()
+    page.close()
+
+
+def damaged_load(browser, site_url: str, manifest: dict, index: int, damage) -> tuple:
+    """Load in a fresh context with part ``index`` served as ``damage(bytes)``; (page, error text, context)."""
+    ctx = browser.new_context()
+    part = manifest["parts"][index]
+
+    def serve(route) -> None:
+        body = route.fetch().body()
+        route.fulfill(status=200, body=damage(body), headers={"Content-Type": "application/octet-stream"})
+
+    ctx.route(f"**/{part['name']}", serve)
+    page = open_playground(ctx, site_url)
+    click_load(page, chat_box(page))
+    assert wait_phase(page, ("ready", "error")) == "error"
+    return page, chat_box(page).locator(".llmbook-live-status").inner_text(), ctx
+
+
+def flip_one_byte(body: bytes) -> bytes:
+    middle = len(body) // 2
+    return body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1:]
+
+
+def test_a_tampered_part_fails_its_sha256_check_and_the_rest_resumes(browser, site_url, manifest) -> None:
+    """Catches parts used without checking their hash, a message that does not name the part, parts already
+    verified that are fetched again on the next try (no resume), and a damaged part kept in the cache."""
+    n = len(manifest["parts"])
+    page, text, ctx = damaged_load(browser, site_url, manifest, 2, flip_one_byte)
+    name = manifest["parts"][2]["name"]
+    assert f"part 3 of {n} ({name}) failed its sha256 check" in text, text
+    assert f"expected {manifest['parts'][2]['sha256']}" in text
+    ctx.unroute(f"**/{name}")
+    page.part_requests.clear()
+    chat_box(page).locator(".llmbook-live-load").click()
+    assert wait_phase(page, ("ready", "error")) == "ready", page.evaluate("llmbook.live.state.error")
+    assert page.part_requests == [p["name"] for p in manifest["parts"][2:]]
+    info = page.evaluate("llmbook.live.state.info")
+    assert (info["cachedParts"], info["fetchedParts"]) == (2, n - 2)
+    assert not page.offsite_requests
+    ctx.close()
+
+
+def test_a_truncated_part_fails_its_sha256_check(browser, site_url, manifest) -> None:
+    """Catches a short part accepted (or padded with zeros) instead of failing with the part's name."""
+    n = len(manifest["parts"])
+    part = manifest["parts"][0]
+    page, text, ctx = damaged_load(browser, site_url, manifest, 0, lambda body: body[: len(body) // 3])
+    assert f"part 1 of {n} ({part['name']}) failed its sha256 check" in text, text
+    assert f"({part['bytes'] // 3:,} of {part['bytes']:,} bytes)" in text
+    assert page.evaluate("caches.open('llmbook-model-' + %s).then(c => c.keys()).then(k => k.length)"
+                         % json.dumps(manifest["version"])) == 0
+    ctx.close()
+
+
+def generate_in_page(page, prompt: str, chat: bool, steps: int) -> dict:
+    root = chat_box(page)
+    root.get_by_label("Prompt").fill(prompt)
+    root.get_by_label("as a chat turn (the model's chat template)").set_checked(chat)
+    root.get_by_label("Strategy").select_option("greedy")
+    root.get_by_label("New tokens at most").fill(str(steps))
+    root.get_by_role("button", name="Generate").click()
+    page.wait_for_function("() => document.querySelector('[data-widget=live-chat]').dataset.state === 'running'")
+    page.wait_for_function("() => document.querySelector('[data-widget=live-chat]').dataset.state === 'idle'",
+                           timeout=LOAD_TIMEOUT)
+    return {"ids": json.loads(root.get_attribute("data-ids")), "reason": root.get_attribute("data-reason"),
+            "text": root.locator(".llmbook-live-new").inner_text(),
+            "speed": root.locator(".llmbook-live-speed").inner_text()}
+
+
+@pytest.mark.parametrize("chat", [False, True], ids=["text", "chat"])
+def test_the_playground_streams_pythons_greedy_tokens(loaded, numpy_model, chat) -> None:
+    """Catches a JS engine, tokenizer, chat template or decoding loop that differs from the book's Python one:
+    the greedy continuation's ids and text must equal the NumPy engine's on the same GGUF file."""
+    import llmbook
+
+    want = llmbook.generate(numpy_model, PROMPT, max_new_tokens=GREEDY_STEPS, chat=chat, engine="numpy")
+    got = generate_in_page(loaded, PROMPT, chat, GREEDY_STEPS)
+    assert got["ids"] == want.ids
+    assert got["text"] == want.text
+    assert got["reason"] == want.stop_reason
+    assert "tokens/s" in got["speed"] or got["reason"] == "eos"
+    assert not loaded.console_errors and not loaded.offsite_requests
