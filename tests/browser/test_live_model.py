@@ -230,3 +230,90 @@ def test_the_playground_streams_pythons_greedy_tokens(loaded, numpy_model, chat)
     assert got["reason"] == want.stop_reason
     assert "tokens/s" in got["speed"] or got["reason"] == "eos"
     assert not loaded.console_errors and not loaded.offsite_requests
+
+
+# ---------------------------------------------------------------- the live parts of the chapter widgets
+# Tolerances: exact mode's logits are within the issue's bound of 1e-3 of the NumPy engine's; a softmax
+# turns an error of at most d in each of its inputs into at most p * (e^(2d) - 1) <= 2.002e-3 in a
+# probability p <= 1. The same bound is used for attention weights, a softmax of scores computed
+# with the same float32 arithmetic.
+LOGIT_TOL = 1e-3
+PROB_TOL = 2.002e-3
+OWN_TEXT = "The robot picked up the ball because it was light"
+
+
+def live_result(page, root, widget: str, timeout: int) -> str:
+    """Wait for a widget's live run to end; its state, or its status line when it failed."""
+    page.wait_for_function(f"() => ['done', 'error'].includes(document.querySelector('[data-widget={widget}]')"
+                           ".dataset.live)", timeout=timeout)
+    state = root.get_attribute("data-live")
+    return state if state == "done" else root.locator(".llmbook-live-form + .llmbook-live-status").inner_text()
+
+
+def test_the_attention_explorer_shows_the_readers_text_live(loaded, numpy_model) -> None:
+    """Catches live attention maps mislaid in the (layer, head, query, key) layout, an average of heads
+    computed wrongly, and a live sentence that does not reach the layer and head pickers."""
+    import torch
+
+    from llmbook.models.llama import attention_maps
+
+    root = loaded.locator('.llmbook-widget[data-widget="attention-explorer"]')
+    root.get_by_label("Your own text").fill(OWN_TEXT)
+    root.get_by_role("button", name="Show its attention").click()
+    assert live_result(loaded, root, "attention-explorer", LOAD_TIMEOUT) == "done"
+    ids = numpy_model.tokenizer.encode(OWN_TEXT)
+    with torch.inference_mode():
+        maps = attention_maps(numpy_model, ids).double()  # (L, H, T, T)
+    assert root.get_by_label("Sentence").input_value() == str(len(root.get_by_label("Sentence").locator("option").all()) - 1)
+    L, H, T = maps.shape[0], maps.shape[1], len(ids)
+    for layer, head in [(0, 0), (14, 4), (L - 1, H - 1), (L - 1, H)]:  # head H: the average of heads
+        root.get_by_label("Layer").select_option(str(layer))
+        root.get_by_label("Head").select_option(str(head))
+        cells = root.locator("td[data-query]").evaluate_all(
+            "(tds) => tds.map(td => [+td.dataset.query, +td.dataset.key, +td.dataset.value])")
+        assert len(cells) == T * T
+        want = maps[layer].mean(dim=0) if head == H else maps[layer, head]
+        worst = max(abs(v - float(want[q, k])) for q, k, v in cells)
+        assert worst <= PROB_TOL, (layer, head, worst)
+    assert root.locator("th[scope=row]").all_inner_texts()[1] == "\u00b7robot"
+    assert not loaded.console_errors and not loaded.offsite_requests
+
+
+def test_the_decoding_comparator_shows_the_readers_prompt_live(loaded, numpy_model) -> None:
+    """Catches a live distribution that is not the model's next-token distribution for the reader's prompt
+    (another position's row, unnormalised logits), continuations that differ from Python's greedy one, and
+    sampled continuations that a seed does not reproduce."""
+    import numpy as np
+    import torch
+
+    import llmbook
+    from llmbook.inference.engine import engine_for
+    from llmbook.inference.sampling import SamplingParams, process_logits
+
+    root = loaded.locator('.llmbook-widget[data-widget="decoding"]')
+    root.get_by_label("Your own text").fill(PROMPT)
+    root.get_by_role("button", name="Use my text").click()
+    assert live_result(loaded, root, "decoding", LOAD_TIMEOUT * 3) == "done"
+    ids = numpy_model.tokenizer.encode(PROMPT)
+    logits = engine_for(numpy_model, "numpy").forward(np.array([ids]), last_only=True)[0, -1]
+    for t, k in [(1.0, None), (0.7, 40)]:
+        root.locator('input[data-key="temperature"]').evaluate(
+            "(el, v) => { el.value = String(v); el.dispatchEvent(new Event('input', {bubbles: true})); }", t)
+        root.locator('input[data-key="topK"]').evaluate(
+            "(el, v) => { el.value = String(v); el.dispatchEvent(new Event('input', {bubbles: true})); }", k or 0)
+        want = process_logits(torch.tensor(logits, dtype=torch.float64), SamplingParams(temperature=t, top_k=k)).softmax(-1)
+        shown = root.locator(".llmbook-decoding-bars li").evaluate_all(
+            "(lis) => lis.map(li => [+li.dataset.id, +li.dataset.prob])")
+        assert len(shown) == 15
+        worst = max(abs(p - float(want[i])) for i, p in shown)
+        assert worst <= PROB_TOL / t, (t, k, worst)
+        assert shown[0][0] == int(want.argmax())
+    continuations = {d.get_attribute("data-strategy"): d for d in root.locator("dd[data-strategy]").all()}
+    greedy = llmbook.generate(numpy_model, PROMPT, max_new_tokens=30, engine="numpy")
+    assert json.loads(continuations["greedy"].get_attribute("data-ids")) == greedy.ids
+    sampled = json.loads(continuations["top-k"].get_attribute("data-ids"))
+    again = loaded.evaluate("llmbook.live.generate({prompt: %s, params: {strategy: 'top-k', top_k: 40}, "
+                            "max_new_tokens: 30, seed: 0}).then(d => d.ids)" % json.dumps(PROMPT))
+    assert sampled == again and len(sampled) > 0
+    assert continuations["beam"].inner_text().startswith("not run in the browser")
+    assert not loaded.console_errors and not loaded.offsite_requests

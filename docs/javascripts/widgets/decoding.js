@@ -4,7 +4,9 @@
  *   <div class="llmbook-widget" data-widget="decoding" data-src="generated/generate/comparator.json"></div>
  * The logits (whole vocabulary) come from examples/decoding_comparator.py. The filters
  * below follow llmbook.inference.sampling line for line; tests/browser/test_decoding.py checks
- * that they give the probabilities Python gives.
+ * that they give the probabilities Python gives. Once the live model is loaded (live-model.js), the
+ * reader's own prompt joins the list: its logits come from the model running in this tab, and each
+ * strategy the browser engine has (greedy and sampling) writes a continuation there too.
  */
 (function () {
   "use strict";
@@ -59,15 +61,17 @@
       show: (v) => (v === 0 ? "off" : v.toFixed(2)) },
   ];
   const SHOWN = 15;  // bars
+  const LIVE = new Set(["greedy", "sample", "top-k", "top-p", "min-p"]);  // strategies the browser engine runs
   let counter = 0;
 
   llmbook.widget("decoding", (root, data) => {
     const el = llmbook.el;
     const uid = `decoding-${++counter}`;
     const state = { prompt: 0, temperature: 1, topK: 0, topP: 1, minP: 0 };
+    const prompts = data.prompts.slice();  // the build's, then the reader's own
 
     const select = el("select", { id: `${uid}-prompt` },
-      data.prompts.map((p, i) => el("option", { value: String(i) }, p.label)));
+      prompts.map((p, i) => el("option", { value: String(i) }, p.label)));
     const controls = SLIDERS.map((s) => {
       const id = `${uid}-${s.key}`;
       const input = el("input", { type: "range", id, min: String(s.min), max: String(s.max), step: String(s.step),
@@ -90,7 +94,7 @@
     }
 
     function render() {
-      const prompt = data.prompts[state.prompt];
+      const prompt = prompts[state.prompt];
       const before = softmax(prompt.logits);
       const after = softmax(filterLogits(prompt.logits, state));
       const kept = after.reduce((n, p) => n + (p > 0 ? 1 : 0), 0);
@@ -111,14 +115,72 @@
       }));
       continuations.replaceChildren(
         el("p", { class: "llmbook-decoding-heading" },  // not a heading: the page decides the heading levels
-          el("strong", {}, `Continuations made at build time (${data.new_tokens} tokens at most, seed ${data.seed})`)),
+          el("strong", {}, prompt.live
+            ? `Continuations made in this tab (${data.new_tokens} tokens at most, seed ${data.seed} of the browser's generator)`
+            : `Continuations made at build time (${data.new_tokens} tokens at most, seed ${data.seed})`)),
         el("dl", {}, prompt.continuations.flatMap((c) => [
           el("dt", {}, c.label),
-          el("dd", { "data-strategy": c.strategy },
-            el("span", { class: "llmbook-decoding-prompt" }, prompt.chat ? "" : prompt.text),
-            c.text,
-            c.stop_reason === "eos" ? el("span", { class: "llmbook-decoding-eos" }, " [end-of-sequence token]") : ""),
+          el("dd", { "data-strategy": c.strategy, "data-ids": c.ids ? JSON.stringify(c.ids) : null },
+            c.note ? el("em", {}, c.note) : [
+              el("span", { class: "llmbook-decoding-prompt" }, prompt.chat ? "" : prompt.text),
+              c.text,
+              c.stop_reason === "eos" ? el("span", { class: "llmbook-decoding-eos" }, " [end-of-sequence token]") : ""]),
         ])));
+    }
+
+    function liveForm() {
+      const live = llmbook.live;
+      const input = el("input", { type: "text", id: `${uid}-own`, class: "llmbook-live-prompt",
+        value: "My favourite food is" });
+      const chat = el("input", { type: "checkbox", id: `${uid}-own-chat` });
+      const run = el("button", { type: "submit", class: "md-button", disabled: true }, "Use my text");
+      const status = el("p", { class: "llmbook-live-status", role: "status", "aria-live": "polite" });
+      const form = el("form", { class: "llmbook-live-form" },
+        el("label", { for: input.id }, "Your own text"), input,
+        el("span", { class: "llmbook-live-field" }, chat,
+          el("label", { for: chat.id, class: "llmbook-plain" }, "as a chat turn")), run);
+      let busy = false;
+      live.onChange((s) => { run.disabled = busy || s.phase !== "ready"; });
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        busy = true;
+        run.disabled = true;
+        root.dataset.live = "running";
+        status.textContent = "Running the model on your prompt\u2026";
+        try {
+          const result = await live.forward({ text: input.value, chat: chat.checked, logits: true, top: 1 });
+          const mine = { label: `Yours: ${input.value}`, text: input.value, chat: chat.checked, ids: result.ids,
+            logits: result.logits, continuations: [], live: true };
+          prompts.push(mine);
+          state.prompt = prompts.length - 1;
+          select.append(el("option", { value: String(state.prompt) }, mine.label));
+          select.value = String(state.prompt);
+          render();
+          for (const c of data.prompts[0].continuations) {
+            if (!LIVE.has(c.strategy)) {
+              mine.continuations.push({ label: c.label, strategy: c.strategy,
+                note: "not run in the browser: its engine has greedy decoding and sampling" });
+              continue;
+            }
+            status.textContent = `Writing a continuation with ${c.label}\u2026`;
+            const done = await live.generate({ prompt: input.value, chat: chat.checked,
+              params: { strategy: c.strategy, ...c.params }, max_new_tokens: data.new_tokens, seed: data.seed });
+            mine.continuations.push({ label: c.label, strategy: c.strategy, text: done.text, ids: done.ids,
+              stop_reason: done.reason === "eos" ? "eos" : "length" });
+            if (state.prompt === prompts.indexOf(mine)) render();
+          }
+          if (state.prompt === prompts.indexOf(mine)) render();
+          status.textContent = `${result.ids.length} prompt tokens; the distribution and continuations above come ` +
+            "from the model in this tab.";
+          root.dataset.live = "done";
+        } catch (err) {
+          status.textContent = `The model could not run on this prompt: ${err.message}`;
+          root.dataset.live = "error";
+        }
+        busy = false;
+        run.disabled = live.state.phase !== "ready";
+      });
+      return el("div", { class: "llmbook-decoding-live" }, live.control(), form, status);
     }
 
     root.classList.add("llmbook-decoding");
@@ -127,6 +189,7 @@
         el("div", { class: "llmbook-decoding-control" }, el("label", { for: select.id }, "Prompt"), select),
         ...controls),
       summary, bars, continuations);
+    if (llmbook.live) root.prepend(liveForm());
     render();
   });
 
