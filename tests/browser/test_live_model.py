@@ -317,3 +317,40 @@ def test_the_decoding_comparator_shows_the_readers_prompt_live(loaded, numpy_mod
     assert sampled == again and len(sampled) > 0
     assert continuations["beam"].inner_text().startswith("not run in the browser")
     assert not loaded.console_errors and not loaded.offsite_requests
+
+
+def test_the_kv_cache_widget_traces_the_readers_text_live(loaded, numpy_model) -> None:
+    """Catches a live trace whose cache does not grow one position per decode step, keys read from the wrong
+    place of the engine's cache (another layer, head or position), and greedy steps that differ from Python's."""
+    import torch
+
+    from llmbook.layers.kv_cache import KVCache
+
+    text = "Once upon a time"
+    root = loaded.locator('.llmbook-widget[data-widget="kvcache"]')
+    root.get_by_label("Your own text").fill(text)
+    root.get_by_role("button", name="Trace my text").click()
+    assert live_result(loaded, root, "kvcache", LOAD_TIMEOUT) == "done"
+    steps = int(root.locator("input[type=range]").get_attribute("max"))
+    model, ids = numpy_model, numpy_model.tokenizer.encode(text)
+    block = model.blocks[0]
+    cache, feed = KVCache(model.config.n_layers), ids
+    assert "cache has room for 2,048 positions" in root.locator(".llmbook-kv-where").inner_text()
+    for step in range(steps + 1):
+        root.locator("input[type=range]").fill(str(step))
+        with torch.inference_mode():
+            x = block.attn_norm(model.embed(torch.tensor([feed])))  # layer 0's input to the key projection
+            logits = model(torch.tensor([feed]), cache)[0, -1]
+        keys = cache.keys[0][0, 0, :, :8].double()  # (S, 8): layer 0, KV head 0
+        # float32 dot products of n = 576 terms: |error| <= n u / (1 - n u) * sum |w| |x| (Higham), doubled for
+        # the norm before and the rotation after; the rotation mixes two such errors of a pair
+        n, u = x.shape[-1], 2.0 ** -24
+        scale = (block.attn.k_proj.weight.abs().double() @ x[0].abs().double().T).max()
+        tol = 2 * 2 * n * u / (1 - n * u) * float(scale)
+        shown = root.locator(".llmbook-kv-grid td").evaluate_all("(tds) => tds.map(td => +td.dataset.value)")
+        assert len(shown) == keys.numel()
+        worst = max(abs(a - b) for a, b in zip(shown, keys.flatten().tolist()))
+        assert worst <= tol, (step, worst, tol)
+        assert f"{len(ids) + step - 1} cached keys" in root.locator(".llmbook-kv-title").inner_text() or step == 0
+        feed = [int(logits.argmax())]
+    assert not loaded.console_errors and not loaded.offsite_requests

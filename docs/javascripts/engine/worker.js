@@ -13,6 +13,10 @@
  *       -> {type: "token", index, token, text, position, tokensPerSecond} per token, then
  *          {type: "done", reason: "eos"|"length"|"context"|"stopped", prompt_ids, ids, text, prefill: {tokens, seconds},
  *           decode: {tokens, seconds, tokensPerSecond}}
+ *   {type: "trace", text? | ids?, chat?, steps?: 6, dims?: 8}
+ *       -> {type: "result", steps: [{phase, fed, fed_ids, cache_length, key_shape, value_shape, layers, bytes,
+ *           key_sample: (S, dims) keys of layer 0, KV head 0, next, next_id}], n_layers, n_kv_heads, n_heads,
+ *           head_dim, dtype_bytes, max_context, cache_bytes}: a prefill and greedy steps, the cache after each
  *   {type: "stop"}  -> the running generate ends with reason "stopped" (answered {type: "result"})
  *   {type: "reset"} -> {type: "result"}
  * Any failure: {type: "error", message}. Messages run one at a time, in order; only "stop" jumps the queue.
@@ -242,11 +246,48 @@ async function generate(req) {
       tokensPerSecond: decodeTokens > 0 && decodeSeconds > 0 ? decodeTokens / decodeSeconds : null } });
 }
 
+/** The engine's keys of layer `l`, KV head `g`, positions 0..S-1, first `dims` dimensions: (S, dims) rows. */
+function cachedKeys(l, g, S, dims) {
+  if (typeof model.cacheOf !== "function") throw new Error("this engine does not show its KV cache");
+  const D = model.config.head_dim, at = model.cacheOf(l, 0) / 4 + g * model.maxContext * D;
+  return Array.from({ length: S }, (_, p) => Array.from(model.f32.subarray(at + p * D, at + p * D + dims)));
+}
+
+/** A prefill of the prompt and `steps` greedy decode steps, recording the cache after each (kv_trace's format). */
+function trace(req) {
+  need();
+  setMode(req.mode);
+  const ids = encodePrompt(req);
+  const steps = req.steps ?? 6, dims = req.dims ?? 8;
+  if (!Number.isInteger(steps) || steps < 0 || steps > 64) throw new Error(`steps must be an integer in 0..64, got ${steps}`);
+  if (ids.length + steps > maxContext()) throw new Error(`the prompt has ${ids.length} tokens; the cache keeps at most ${maxContext()}`);
+  const c = model.config, text = (i) => model.tokenizer.decode([i]);
+  const records = [];
+  let feed = ids;
+  model.reset();
+  for (let step = 0; step <= steps; step++) {
+    const logits = model.forward(feed, { lastOnly: true }).logits;
+    let next = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[next]) next = i;
+    const S = model.position;
+    records.push({ phase: step === 0 ? "prefill" : "decode", fed: feed.map(text), fed_ids: feed, cache_length: S,
+      key_shape: [1, c.n_kv_heads, S, c.head_dim], value_shape: [1, c.n_kv_heads, S, c.head_dim], layers: c.n_layers,
+      bytes: c.n_layers * 2 * c.n_kv_heads * S * c.head_dim * 4, key_sample: cachedKeys(0, 0, S, dims),
+      next: text(next), next_id: next });
+    feed = [next];
+  }
+  model.reset();
+  post({ id: req.id, type: "result", steps: records, n_layers: c.n_layers, n_kv_heads: c.n_kv_heads, n_heads: c.n_heads,
+    head_dim: c.head_dim, dtype_bytes: 4, max_context: maxContext(),
+    cache_bytes: c.n_layers * 2 * c.n_kv_heads * maxContext() * c.head_dim * 4 });
+}
+
 async function handle(req) {
   try {
     if (req.type === "load") await load(req);
     else if (req.type === "forward") forward(req);
     else if (req.type === "generate") await generate(req);
+    else if (req.type === "trace") trace(req);
     else if (req.type === "reset") { if (model) model.reset(); post({ id: req.id, type: "result" }); }
     else throw new Error(`unknown message type ${JSON.stringify(req.type)}`);
   } catch (err) {

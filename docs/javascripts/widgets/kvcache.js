@@ -1,14 +1,15 @@
 /* KV cache animation: a real prefill and decode of SmolLM2-135M-Instruct, step by step.
  *   <div class="llmbook-widget" data-widget="kvcache" data-src="generated/generate/kv_trace.json"></div>
  * Every number comes from the cache itself (examples/decoding_comparator.py records the
- * tokens fed in, the cache's shapes and bytes, and layer 0's keys after each step).
+ * tokens fed in, the cache's shapes and bytes, and layer 0's keys after each step). Once the live
+ * model is loaded (live-model.js), the reader's own text can be traced the same way in this tab.
  */
 (function () {
   "use strict";
 
   llmbook.widget("kvcache", (root, data) => {
     const el = llmbook.el;
-    const steps = data.steps;
+    let steps = data.steps;
     let step = 0;
     let timer = null;
     const id = `kv-step-${Math.random().toString(36).slice(2, 8)}`;
@@ -20,6 +21,7 @@
     const tokens = el("div", { class: "llmbook-kv-tokens", "aria-label": "tokens in the cache" });
     const shapes = el("p", { class: "llmbook-kv-shapes" });
     const grid = el("table", { class: "llmbook-kv-grid" });
+    const where = el("p", { class: "llmbook-kv-where" });
 
     function show(i) {
       step = Math.max(0, Math.min(steps.length - 1, i));
@@ -42,10 +44,11 @@
         `= ${kib} KiB.`;
       const head = el("tr", {}, el("th", {}, "position"), ...s.key_sample[0].map((_, d) => el("th", {}, `k[${d}]`)));
       grid.replaceChildren(
-        el("caption", {}, "Layer 0, KV head 0: the first 8 of 64 dimensions of every cached key"),
+        el("caption", {}, `Layer 0, KV head 0: the first ${s.key_sample[0].length} of ${data.head_dim} ` +
+          "dimensions of every cached key"),
         head,
         ...s.key_sample.map((row, pos) => el("tr", { class: pos >= cachedBefore ? "fed" : "" },
-          el("th", {}, `${pos} ${JSON.stringify(all[pos])}`), ...row.map((v) => el("td", {}, v.toFixed(2))))));
+          el("th", {}, `${pos} ${JSON.stringify(all[pos])}`), ...row.map((v) => el("td", { "data-value": String(v) }, v.toFixed(2))))));
       prev.disabled = step === 0;
       next.disabled = step === steps.length - 1;
     }
@@ -65,9 +68,40 @@
       play.setAttribute("aria-pressed", "true");
       timer = setInterval(() => { if (step >= steps.length - 1) stop(); else show(step + 1); }, 1200);
     });
+    function liveForm() {
+      const live = llmbook.live;
+      const input = el("input", { type: "text", id: `${id}-own`, class: "llmbook-live-prompt", value: "Once upon a time" });
+      const run = el("button", { type: "submit", class: "md-button", disabled: true }, "Trace my text");
+      const status = el("p", { class: "llmbook-live-status", role: "status", "aria-live": "polite" });
+      const form = el("form", { class: "llmbook-live-form" }, el("label", { for: input.id }, "Your own text"), input, run);
+      live.onChange((st) => { run.disabled = st.phase !== "ready"; });
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        run.disabled = true;
+        root.dataset.live = "running";
+        try {
+          const t = await live.trace({ text: input.value, steps: data.steps.length - 1 });
+          stop();
+          steps = t.steps;
+          slider.max = String(steps.length - 1);
+          where.textContent = `Your text, run in this tab: the browser's cache has room for ${t.max_context.toLocaleString("en")} ` +
+            `positions (${(t.cache_bytes / 2 ** 20).toFixed(1)} MiB), allocated once, so a long chat cannot use more.`;
+          show(0);
+          status.textContent = "";
+          root.dataset.live = "done";
+        } catch (err) {
+          status.textContent = `The model could not run on this text: ${err.message}`;
+          root.dataset.live = "error";
+        }
+        run.disabled = live.state.phase !== "ready";
+      });
+      return el("div", { class: "llmbook-kv-live" }, live.control(), form, status);
+    }
+
     root.replaceChildren(
       el("div", {}, el("label", { for: id }, "Step"), slider, prev, next, play),
-      title, tokens, shapes, grid);
+      where, title, tokens, shapes, grid);
+    if (llmbook.live) root.prepend(liveForm());
     show(0);
   });
 })();

@@ -5,6 +5,7 @@
  * shows the same state, so a click on any of them loads the model for all. After loading:
  *   llmbook.live.forward({text, chat, top, logits, attention})       -> Promise of the worker's result
  *   llmbook.live.generate({prompt, chat, params, max_new_tokens, seed}, onToken) -> Promise of "done"
+ *   llmbook.live.trace({text, steps})  -> a prefill and greedy steps with the KV cache after each
  *   llmbook.live.stop(), llmbook.live.onChange(fn) (fn(state) now and on every change)
  * The messages are described in docs/javascripts/engine/worker.js. Nothing is fetched before a click.
  */
@@ -82,6 +83,7 @@
     },
 
     forward: (req) => request({ type: "forward", ...req }),
+    trace: (req) => request({ type: "trace", ...req }),
     generate: (req, onToken) => request({ type: "generate", ...req }, onToken),
     reset: () => request({ type: "reset" }),
     stop: () => (worker ? request({ type: "stop" }) : Promise.resolve()),
