@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from a11y import A11Y, CONTRAST
 
 from llmbook.models.registry import model_path
 
@@ -51,13 +52,14 @@ def chat_box(page):
 
 
 def click_load(page, root) -> None:
-    """Press the load button of ``root`` and record every value the progress bar takes."""
+    """Press the load button of ``root`` from the keyboard and record every value the progress bar takes."""
     root.locator(".llmbook-live-progress").evaluate("""(bar) => {
       window.progressSeen = [];
       new MutationObserver(() => window.progressSeen.push(+bar.getAttribute('aria-valuenow')))
         .observe(bar, {attributes: true, attributeFilter: ['aria-valuenow']});
     }""")
-    root.locator(".llmbook-live-load").click()
+    root.locator(".llmbook-live-load").focus()
+    page.keyboard.press("Enter")
 
 
 def wait_phase(page, phases: tuple[str, ...]) -> str:
@@ -117,6 +119,7 @@ def test_the_button_names_the_size_from_the_manifest(context, site_url, manifest
     page.wait_for_function("(t) => document.querySelector('.llmbook-live-load').textContent === t", arg=expected)
     assert button.inner_text() == expected and button.is_enabled()
     assert not page.part_requests
+    fits_a_phone_with_a11y(page)
     page.close()
 
 
@@ -335,7 +338,8 @@ def test_the_kv_cache_widget_traces_the_readers_text_live(loaded, numpy_model) -
     model, ids = numpy_model, numpy_model.tokenizer.encode(text)
     block = model.blocks[0]
     cache, feed = KVCache(model.config.n_layers), ids
-    assert "cache has room for 2,048 positions" in root.locator(".llmbook-kv-where").inner_text()
+    room = loaded.evaluate("llmbook.live.state.info.maxContext")
+    assert f"cache has room for {room:,} positions" in root.locator(".llmbook-kv-where").inner_text()
     for step in range(steps + 1):
         root.locator("input[type=range]").fill(str(step))
         with torch.inference_mode():
@@ -354,3 +358,62 @@ def test_the_kv_cache_widget_traces_the_readers_text_live(loaded, numpy_model) -
         assert f"{len(ids) + step - 1} cached keys" in root.locator(".llmbook-kv-title").inner_text() or step == 0
         feed = [int(logits.argmax())]
     assert not loaded.console_errors and not loaded.offsite_requests
+
+
+def test_generation_stops_at_the_cache_bound(loaded, context, site_url, numpy_model) -> None:
+    """Catches a generation that runs past the KV cache's bound (an
+    error mid-stream) or leaves the cache full for the next request, instead of ending with reason "context"."""
+    import llmbook
+
+    page = open_playground(context, site_url)  # the parts come from this context's cache
+    bound = 12
+    info = page.evaluate("llmbook.live.load({maxContext: %d})" % bound)
+    assert info["maxContext"] == bound and info["fetchedParts"] == 0
+    ids = numpy_model.tokenizer.encode(PROMPT)
+    want = llmbook.generate(numpy_model, PROMPT, max_new_tokens=bound - len(ids) + 1, engine="numpy").ids
+    for _ in range(2):  # the second run finds an empty cache again
+        done = page.evaluate("llmbook.live.generate({prompt: %s, params: {strategy: 'greedy'}, max_new_tokens: 100})"
+                             % json.dumps(PROMPT))
+        assert done["reason"] == "context" and done["ids"] == want
+    assert not page.console_errors and not page.offsite_requests
+    page.close()
+
+
+def test_the_stop_button_stops_a_generation(loaded) -> None:
+    """Catches a Stop button that the worker never reads while it generates (a loop without a task boundary)."""
+    root = chat_box(loaded)
+    root.get_by_label("Prompt").fill("Tell me a long story about the sea.")
+    root.get_by_label("New tokens at most").fill("400")
+    root.get_by_role("button", name="Generate").click()
+    loaded.wait_for_function("() => document.querySelector('[data-widget=live-chat] .llmbook-live-new').textContent")
+    root.get_by_role("button", name="Stop").click()
+    loaded.wait_for_function("() => document.querySelector('[data-widget=live-chat]').dataset.state === 'idle'",
+                             timeout=LOAD_TIMEOUT)
+    assert root.get_attribute("data-reason") == "stopped"
+    assert 0 < len(json.loads(root.get_attribute("data-ids"))) < 400
+    assert not loaded.console_errors and not loaded.offsite_requests
+
+
+def fits_a_phone_with_a11y(page) -> None:
+    """The live controls on ``page`` fit a 375 px phone, every control is named, the widgets' text (the live
+    boxes' among it) has 4.5:1 contrast in both colour schemes."""
+    page.set_viewport_size({"width": 375, "height": 800})
+    try:
+        assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 1
+        for live in page.locator(".llmbook-live, .llmbook-live-form").all():
+            box = live.bounding_box()
+            assert box is None or (box["x"] >= 0 and box["x"] + box["width"] <= 375 + 1), box  # None: hidden
+        a11y = page.evaluate(A11Y)
+        assert not a11y["unlabelled"], a11y
+        for scheme in ("slate", "default"):
+            page.evaluate(f"() => document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+            assert not page.evaluate(CONTRAST), scheme
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_the_live_boxes_fit_a_phone_and_pass_the_a11y_checks(loaded) -> None:
+    """Catches live controls wider than a 375 px phone once the model is loaded and has written text, a
+    control or button without a name, text below 4.5:1 contrast, and a load button left on the page."""
+    fits_a_phone_with_a11y(loaded)
+    assert loaded.locator(".llmbook-live-load").evaluate_all("(bs) => bs.filter(b => b.offsetParent).length") == 0

@@ -93,7 +93,7 @@
     /** A load button, progress bar and status line for one widget, kept in step with the shared state. */
     control() {
       const el = llmbook.el;
-      const button = el("button", { type: "button", class: "llmbook-live-load md-button" }, "Load the model");
+      const button = el("button", { type: "button", class: "llmbook-live-load md-button md-button--primary" }, "Load the model");
       const bar = el("span", { class: "llmbook-live-bar" });
       const progress = el("div", { class: "llmbook-live-progress", role: "progressbar", "aria-label": "Model download",
         "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0", hidden: true }, bar);
