@@ -48,7 +48,13 @@ serve: examples assets
 browser-deps:
 	@$(PY) -m tools.ensure_chromium
 
-test: examples assets browser-deps
+# The pinned wabt (package-lock.json) with which tests/test_wasm_build.py rebuilds kernels.wasm.
+node-deps:
+	@if ! command -v npm >/dev/null; then echo "npm not found: the kernels.wasm build check will be skipped"; \
+	elif [ ! -f node_modules/.package-lock.json ] || [ node_modules/.package-lock.json -ot package-lock.json ]; then \
+	  npm ci --no-audit --no-fund; fi
+
+test: examples assets browser-deps node-deps
 	$(PY) -m pytest
 
 test-full: examples assets browser-deps
