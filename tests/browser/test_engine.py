@@ -33,7 +33,8 @@ FAST_MS = 1000  # a hostile header is parsed in milliseconds: anything slower is
 
 IMPORTS = """async (url) => {
   const at = (f) => new URL(`javascripts/engine/${f}`, document.baseURI).href;
-  window.E = {gguf: await import(at("gguf.js")), tokenizer: await import(at("tokenizer.js"))};
+  window.E = {gguf: await import(at("gguf.js")), tokenizer: await import(at("tokenizer.js")),
+              model: await import(at("model.js")), sampling: await import(at("sampling.js"))};
   const res = await fetch(url);
   window.MODEL_BYTES = await res.arrayBuffer();
   const g = E.gguf.readGGUF(window.MODEL_BYTES);
@@ -42,16 +43,24 @@ IMPORTS = """async (url) => {
 }"""
 
 
-class _ModelFile(http.server.BaseHTTPRequestHandler):
-    """Serves the wheel's GGUF, whatever the path, to any origin (a test harness, not the site)."""
+FILES: dict[str, Path] = {"/model.gguf": GGUF}  # what the harness serves: the model, then reference logits
+
+
+class _Files(http.server.BaseHTTPRequestHandler):
+    """Serves FILES to any origin: a test harness beside the site (98 MB through Playwright's routes
+    takes minutes), so the engine reads the wheel's own file without the download code."""
 
     def do_GET(self):  # noqa: N802
+        path = FILES.get(self.path)
+        if path is None:
+            self.send_error(404)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(GGUF.stat().st_size))
+        self.send_header("Content-Length", str(path.stat().st_size))
         self.send_header("Access-Control-Allow-Origin", "*")
         self.end_headers()
-        with GGUF.open("rb") as f:
+        with path.open("rb") as f:
             shutil.copyfileobj(f, self.wfile)
 
     def log_message(self, *args):
@@ -59,11 +68,16 @@ class _ModelFile(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def model_url():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ModelFile)
+def files_url():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/model.gguf"
+    yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def model_url(files_url):
+    return files_url + "/model.gguf"
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +85,7 @@ def engine(browser, site_url, model_url):
     """A page of the site with the engine's modules imported and the model file fetched."""
     context = browser.new_context()
     page = context.new_page()
+    page.on("console", lambda msg: print(f"[page] {msg.text}"))
     page.goto(site_url, wait_until="load")
     info = page.evaluate(IMPORTS, model_url)
     assert info == {"bytes": GGUF.stat().st_size, "tensors": 272}
@@ -302,3 +317,188 @@ def test_unicode_classes_match_the_python_regex(engine):
         py = {ord(c) for c in regex.findall(pattern, chars)}
         differ = (py ^ set(js[name])) - unassigned
         assert not differ, (name, len(differ), sorted(differ)[:10])
+
+
+# ---- the forward pass against the NumPy engine ---------------------------------------------------------
+
+EXACT_LOGIT = 1e-3  # float32: the same sums in another order, through 30 blocks (the issue's prototype: 9e-5)
+FAST_LOGIT, FAST_PROB = 5e-2, 5e-3  # int16 inputs: each block's rounding is 1/65534 of its largest value
+GREEDY_STEPS = 16
+
+
+@pytest.fixture(scope="module")
+def reference(smollm, tmp_path_factory):
+    """The NumPy engine on the same file: each prompt's ids, its logits (served to the page as float32
+    bytes) and its greedy continuation."""
+    import numpy as np
+    from helpers import real_prompts
+
+    from llmbook.inference.engine import engine_for
+
+    model = smollm
+    engine = engine_for(model, "numpy")
+    prompts = {"paris": model.tokenizer.encode("Paris is the capital of"),
+               "digits": model.tokenizer.encode("2 + 2 = 4, 3 + 5 ="),
+               "cjk": model.tokenizer.encode("漢字とひらがな 🙂 — «ok»"),
+               **real_prompts(model)}
+    out = {}
+    folder = tmp_path_factory.mktemp("logits")
+    for name, ids in prompts.items():
+        logits = engine.forward([ids])[0]  # (T, V) float32
+        (folder / f"{name}.f32").write_bytes(np.ascontiguousarray(logits, dtype="<f4").tobytes())
+        FILES[f"/ref/{name}.f32"] = folder / f"{name}.f32"
+        cache = engine.new_cache(1, len(ids) + GREEDY_STEPS)
+        step, greedy = engine.forward([ids], cache, last_only=True), []
+        for _ in range(GREEDY_STEPS):
+            greedy.append(int(step[0, -1].argmax()))
+            step = engine.forward([[greedy[-1]]], cache, last_only=True)
+        out[name] = {"ids": ids, "greedy": greedy, "top1": logits.argmax(-1).tolist()}
+    return out
+
+
+COMPARE = """async ([mode, ids, url, steps]) => {
+  const model = window.MODEL ??= await E.model.loadModel(MODEL_BYTES, {maxContext: 1024});
+  model.mode = mode;
+  model.reset();
+  const t0 = performance.now();
+  const {logits} = model.forward(ids);
+  const ms = performance.now() - t0;
+  const ref = new Float32Array(await (await fetch(url)).arrayBuffer());
+  const V = model.config.vocab_size, T = ids.length;
+  if (ref.length !== logits.length) return {error: `${ref.length} reference logits, ${logits.length} computed`};
+  let dLogit = 0, dProb = 0;
+  const top1 = [];
+  for (let t = 0; t < T; t++) {
+    const a = logits.subarray(t * V, (t + 1) * V), b = ref.subarray(t * V, (t + 1) * V);
+    const pa = E.sampling.softmax(a), pb = E.sampling.softmax(b);
+    let best = 0;
+    for (let i = 0; i < V; i++) {
+      dLogit = Math.max(dLogit, Math.abs(a[i] - b[i]));
+      dProb = Math.max(dProb, Math.abs(pa[i] - pb[i]));
+      if (a[i] > a[best]) best = i;
+    }
+    top1.push(best);
+  }
+  const greedy = [];
+  model.reset();
+  let last = model.forward(ids, {lastOnly: true}).logits;
+  for (let n = 0; n < steps; n++) {
+    greedy.push(E.sampling.pick(last, {strategy: "greedy"}, [], null));
+    last = model.forward([greedy[n]], {lastOnly: true}).logits;
+  }
+  console.log(`${mode} ${T} tokens: ${ms.toFixed(0)} ms, dLogit ${dLogit.toExponential(2)}, dProb ${dProb.toExponential(2)}`);
+  return {dLogit, dProb, top1, greedy, ms, position: model.position};
+}"""
+
+
+def compare(engine, files_url, reference, mode: str, name: str) -> dict:
+    ref = reference[name]
+    out = engine.evaluate(COMPARE, [mode, ref["ids"], f"{files_url}/ref/{name}.f32", GREEDY_STEPS])
+    assert "error" not in out, out
+    assert out["top1"] == ref["top1"], (mode, name)  # the same most likely token at every position
+    assert out["greedy"] == ref["greedy"], (mode, name)
+    assert out["position"] == len(ref["ids"]) + GREEDY_STEPS
+    return out
+
+
+@pytest.mark.parametrize("name", ["paris", "digits"])
+def test_js_mode_logits_equal_numpys(engine, files_url, reference, name):
+    """Catches a wrong step in the readable JS path: RoPE pairs, GQA grouping, the Q4_1 nibble order."""
+    out = compare(engine, files_url, reference, "js", name)
+    assert out["dLogit"] <= EXACT_LOGIT, out["dLogit"]
+
+
+@pytest.mark.parametrize("name", ["paris", "digits", "cjk", "france", "chat", "story", "unicode", "code"])
+def test_exact_mode_logits_equal_numpys(engine, files_url, reference, name):
+    """Catches any WASM kernel that differs from float32 arithmetic: nibble order, Q8_0 signs, the
+    exp in the softmax, GQA heads, positions past a 32-token chunk (the code prompt has 400)."""
+    out = compare(engine, files_url, reference, "exact", name)
+    assert out["dLogit"] <= EXACT_LOGIT, out["dLogit"]
+
+
+@pytest.mark.parametrize("name", ["paris", "digits", "cjk", "france", "chat", "story", "unicode", "code"])
+def test_fast_mode_logits_are_close_to_numpys(engine, files_url, reference, name):
+    """Catches a wrong int16 scale or dot product in the fast kernels (their error is bounded, not zero)."""
+    out = compare(engine, files_url, reference, "fast", name)
+    assert out["dLogit"] <= FAST_LOGIT and out["dProb"] <= FAST_PROB, (out["dLogit"], out["dProb"])
+
+
+# ---- sampling --------------------------------------------------------------------------------------
+
+FILTERS = [  # (strategy params, history for the repetition penalty)
+    ({"strategy": "sample", "temperature": 0.7}, []),
+    ({"strategy": "top-k", "top_k": 20}, []),
+    ({"strategy": "top-p", "top_p": 0.8, "temperature": 1.3}, []),
+    ({"strategy": "min-p", "min_p": 0.05}, []),
+    ({"strategy": "sample", "top_k": 100, "top_p": 0.95, "min_p": 0.02, "repetition_penalty": 1.3}, [7042, 5, 7042, 260]),
+    ({"strategy": "greedy", "repetition_penalty": 2.0}, [7042]),
+]
+
+
+def test_filters_keep_the_tokens_pythons_keep(engine, reference, smollm):
+    """Catches a processor applied in another order or with another rule than llmbook.inference.sampling's."""
+    import numpy as np
+    import torch
+
+    from llmbook.inference.engine import engine_for
+    from llmbook.inference.sampling import SamplingParams, process_logits
+    from llmbook.inference.strategies import strategy_params
+
+    logits = engine_for(smollm, "numpy").forward([reference["paris"]["ids"]])[0, -1]  # (V,) float32
+    got = engine.evaluate("""([z, cases]) => cases.map(([p, h]) => {
+      const out = E.sampling.processLogits(Float32Array.from(z), E.sampling.checkParams(p), h);
+      let s = "";  // the float64 bytes as base64: a string crosses to Python fast, 49152 numbers do not
+      const bytes = new Uint8Array(out.buffer);
+      for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+      return btoa(s);
+    })""", [logits.tolist(), FILTERS])
+    for (params, history), b64 in zip(FILTERS, got):
+        z = np.frombuffer(base64.b64decode(b64), dtype="<f8")
+        py = strategy_params(params["strategy"], **{k: v for k, v in params.items() if k != "strategy"})
+        kwargs = {"repetition_penalty": py.repetition_penalty} if params["strategy"] == "greedy" else vars(py)
+        expected = process_logits(torch.tensor(logits, dtype=torch.float64)[None], SamplingParams(**kwargs),
+                                  torch.tensor([history], dtype=torch.long) if history else None)[0].numpy()
+        assert (np.isfinite(z) == np.isfinite(expected)).all(), params  # the same tokens kept
+        kept = np.isfinite(z)
+        assert np.abs(z[kept] - expected[kept]).max() < 1e-9, params
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"strategy": "beam"}, "unknown strategy 'beam'; choose one of: greedy, sample, top-k, top-p, min-p"),
+    ({"strategy": "greedy", "temperature": 0.5}, "temperature does not apply to strategy 'greedy' (its parameters: repetition_penalty)"),
+    ({"strategy": "sample", "temperature": 0}, "temperature must be a finite number > 0, got 0"),
+    ({"strategy": "top-k", "top_k": 2.5}, "top_k must be an integer >= 1 (or null: off), got 2.5"),
+    ({"strategy": "top-p", "top_p": 1.5}, "top_p must be a number in (0, 1] (or null: off), got 1.5"),
+    ({"strategy": "min-p", "min_p": -0.1}, "min_p must be a number in [0, 1] (or null: off), got -0.1"),
+    ({"strategy": "sample", "repetition_penalty": "high"}, "repetition_penalty must be a finite number > 0 (or null: off), got 'high'"),
+    ({"strategy": "sample", "seed": 3}, "seed does not apply to strategy 'sample'"),
+])
+def test_bad_parameters_are_named(engine, params, message):
+    """Catches a parameter silently ignored or a bad value that reaches the sampler."""
+    got = engine.evaluate("(p) => { try { E.sampling.checkParams(p); return 'accepted'; } catch (e) { return e.message; } }",
+                          params)
+    assert got.startswith(message), got
+
+
+def test_a_seed_gives_the_same_tokens(engine):
+    """Catches an unseeded draw (Math.random) or state shared between generators."""
+    out = engine.evaluate("""() => {
+      const flat = new Float32Array(1000);  // every token as likely: any two seeds' draws differ
+      const draw = (seed) => { const rng = E.sampling.makeRng(seed);
+        return Array.from({length: 40}, () => E.sampling.pick(flat, {strategy: "sample"}, [], rng)); };
+      const model = window.MODEL, text = (seed) => {
+        model.reset();
+        const rng = E.sampling.makeRng(seed), ids = TOK.encode("Once upon a time");
+        let logits = model.forward(ids, {lastOnly: true}).logits;
+        const out = [];
+        for (let n = 0; n < 8; n++) {
+          out.push(E.sampling.pick(logits, {strategy: "top-p", top_p: 0.95, temperature: 1.2}, ids.concat(out), rng));
+          logits = model.forward([out[n]], {lastOnly: true}).logits;
+        }
+        return out;
+      };
+      return {a: draw(1), b: draw(1), c: draw(2), big: draw(2 ** 40 + 1), x: text(7), y: text(7)};
+    }""")
+    assert out["a"] == out["b"] and out["a"] != out["c"] and out["big"] != out["a"]
+    assert len(set(out["a"])) > 30  # the draws spread over the flat distribution
+    assert out["x"] == out["y"]

@@ -1,0 +1,444 @@
+/* SmolLM2 (a Llama) in the browser, from the very GGUF file the Python chapters read: the
+ * computation of llmbook/inference/numpy_engine.py, with the matrix products done on the
+ * file's quantised blocks by kernels.wasm (or kernels.js in mode "js").
+ *
+ *   const model = await loadModel(buffer, {mode: "exact", maxContext: 2048});
+ *   const {logits} = model.forward(model.tokenizer.encode("The capital of France is"));
+ *   // logits: Float32Array(T * V), row t = the next-token logits after token t
+ *
+ * Modes (model.mode can be changed at any time):
+ * - "exact": float32 activations, WASM SIMD: the NumPy engine's logits to float32 rounding;
+ * - "fast": each 32-value block of a matrix product's input rounded to int16 with its own scale,
+ *   then integer dot products (i32x4.dot_i16x8_s): about twice as fast, logits within ~2e-2;
+ * - "js": the same float arithmetic in plain JavaScript (kernels.js): the readable reference.
+ * Attention, its softmax included, is float32 in every mode.
+ *
+ * The KV cache is bounded: room for `maxContext` positions is allocated once, with the weights,
+ * in one WebAssembly.Memory that never grows (30 layers x 2 x 3 heads x 64 floats = 45 KiB a
+ * position, 90 MiB for 2048). forward() past it throws before doing any work; the caller then
+ * calls reset() (or keeps a shorter history), so a long chat cannot exhaust a phone's memory.
+ */
+import { GGUFError, readGGUF } from "./gguf.js";
+import { dequantizeRow, matmul as jsMatmul, BLOCK, BLOCK_BYTES } from "./kernels.js";
+import { Tokenizer } from "./tokenizer.js";
+import { loadKernels } from "./wasm.js";
+
+export const MODES = ["exact", "fast", "js"];
+const CHUNK = 32;  // positions per pass through the layers: bounds the activations' memory
+const MAX_CONTEXT = 2 ** 24;  // as llmbook/models/config.py
+const MAX_UINT32 = 2 ** 32 - 1;
+
+// ---------------------------------------------------------------- the config, checked as config.py does
+
+const BLOCK_SHAPES = {  // per block: blk.{i}.<name> -> its shape, in the config's terms
+  "attn_norm.weight": ["dim"], "attn_q.weight": ["dim", "dim"], "attn_k.weight": ["kv_dim", "dim"],
+  "attn_v.weight": ["kv_dim", "dim"], "attn_output.weight": ["dim", "dim"], "ffn_norm.weight": ["dim"],
+  "ffn_gate.weight": ["ffn_dim", "dim"], "ffn_up.weight": ["ffn_dim", "dim"], "ffn_down.weight": ["dim", "ffn_dim"],
+};
+
+function configOf(g, name) {
+  const m = g.metadata, fail = (what) => new GGUFError(`${name}: ${what}`);
+  const get = (key) => {
+    if (!(key in m)) throw fail(`metadata key '${key}' is missing`);
+    return m[key];
+  };
+  const int = (key, max, { bound = null, fallback = null, min = 1 } = {}) => {
+    if (!(key in m) && fallback !== null) return fallback;
+    const v = get(key);
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw fail(`${key} = ${v}, expected an integer in ${min}..${max}${bound ? ` (${bound})` : ""}`);
+    }
+    return v;
+  };
+  const real = (key, fallback = null) => {
+    if (!(key in m) && fallback !== null) return fallback;
+    const v = get(key);
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw fail(`${key} = ${v}, expected a finite positive number`);
+    return v;
+  };
+  if (m["general.architecture"] !== "llama") throw fail(`architecture '${m["general.architecture"]}' is not supported, only 'llama'`);
+  if (!g.tensors.length) throw fail(`the file has no tensors (llama.block_count = ${m["llama.block_count"]})`);
+  const tokens = get("tokenizer.ggml.tokens");
+  if (!Array.isArray(tokens) || !tokens.length) throw fail("tokenizer.ggml.tokens must be a non-empty list of str");
+  const n_heads = int("llama.attention.head_count", MAX_UINT32);
+  const c = {
+    vocab_size: tokens.length,
+    n_layers: int("llama.block_count", g.tensors.length, { bound: "the file's tensor count" }),
+    n_heads,
+    n_kv_heads: int("llama.attention.head_count_kv", n_heads, { bound: "llama.attention.head_count", fallback: n_heads }),
+    dim: int("llama.embedding_length", MAX_UINT32),
+    ffn_dim: int("llama.feed_forward_length", MAX_UINT32),
+    context_length: int("llama.context_length", MAX_CONTEXT),
+    rope_base: real("llama.rope.freq_base", 10000),
+    norm_eps: real("llama.attention.layer_norm_rms_epsilon"),
+  };
+  if (c.n_heads % c.n_kv_heads) {
+    throw fail(`llama.attention.head_count = ${c.n_heads} is not a multiple of llama.attention.head_count_kv = ${c.n_kv_heads}`);
+  }
+  if (c.dim % c.n_heads || (c.dim / c.n_heads) % 2) {
+    throw fail(`llama.embedding_length = ${c.dim} does not split into llama.attention.head_count = ${c.n_heads} heads ` +
+      "of an even width (RoPE rotates pairs)");
+  }
+  c.head_dim = c.dim / c.n_heads;
+  c.kv_dim = c.n_kv_heads * c.head_dim;
+  if (int("llama.rope.dimension_count", MAX_UINT32, { fallback: c.head_dim }) !== c.head_dim) {
+    throw fail(`llama.rope.dimension_count = ${m["llama.rope.dimension_count"]} is not the head width ${c.head_dim}`);
+  }
+  if (int("llama.vocab_size", MAX_UINT32, { fallback: c.vocab_size }) !== c.vocab_size) {
+    throw fail(`llama.vocab_size = ${m["llama.vocab_size"]}, but tokenizer.ggml.tokens has ${c.vocab_size} tokens`);
+  }
+  c.tied_embeddings = !g.tensors.some((t) => t.name === "output.weight");
+  const eos = m["tokenizer.ggml.eos_token_id"];
+  c.eos_token_id = eos === undefined ? null : int("tokenizer.ggml.eos_token_id", c.vocab_size - 1, { min: 0 });
+  return c;
+}
+
+/** Every tensor the config implies, with its shape and the types the kernels read; GGUFError if not. */
+function checkTensors(g, c, name) {
+  const fail = (what) => new GGUFError(`${name}: ${what}`);
+  const want = { "token_embd.weight": ["vocab_size", "dim"], "output_norm.weight": ["dim"] };
+  if (!c.tied_embeddings) want["output.weight"] = ["vocab_size", "dim"];
+  for (let i = 0; i < c.n_layers; i++) for (const [k, s] of Object.entries(BLOCK_SHAPES)) want[`blk.${i}.${k}`] = s;
+  const byName = new Map(g.tensors.map((t) => [t.name, t]));
+  const missing = Object.keys(want).filter((n) => !byName.has(n));
+  if (missing.length) {
+    throw fail(`tensor '${missing[0]}' is missing (${missing.length} of the ${Object.keys(want).length} tensors that ` +
+      `llama.block_count = ${c.n_layers} implies are missing)`);
+  }
+  const unexpected = g.tensors.map((t) => t.name).filter((n) => !(n in want));
+  if (unexpected.length) throw fail(`unexpected tensors ${unexpected.slice(0, 5).join(", ")} (llama.block_count = ${c.n_layers})`);
+  for (const [n, symbols] of Object.entries(want)) {
+    const t = byName.get(n), expected = symbols.map((s) => c[s]);
+    if (t.shape.join() !== expected.join()) {
+      throw fail(`tensor '${n}' has shape (${t.shape.join(", ")}), but the metadata makes it (${symbols.join(", ")}) = ` +
+        `(${expected.join(", ")})`);
+    }
+    const ok = symbols.length === 1 ? t.type === "F32" : t.type in BLOCK_BYTES;
+    if (!ok) {
+      throw fail(`tensor '${n}' is ${t.type}; this engine reads ${symbols.length === 1 ? "F32 vectors" :
+        `matrices in ${Object.keys(BLOCK_BYTES).join(" or ")}`}`);
+    }
+  }
+  return byName;
+}
+
+// ---------------------------------------------------------------- memory: one arena, laid out once
+
+class Layout {
+  constructor() { this.end = 64; }  // offset 0 stays unused: a zero offset is "none"
+  take(bytes) {
+    const at = this.end;
+    this.end = Math.ceil((at + bytes) / 64) * 64;
+    return at;
+  }
+}
+
+/** The RoPE angles' cos and sin for positions 0..n-1, (n, D/2) float32 each, from float64 as rope_tables_np. */
+function ropeTables(f32, cosAt, sinAt, n, D, base) {
+  for (let p = 0; p < n; p++) {
+    for (let i = 0; i < D / 2; i++) {
+      const angle = p * base ** (-(2 * i) / D);
+      f32[cosAt / 4 + p * (D / 2) + i] = Math.cos(angle);
+      f32[sinAt / 4 + p * (D / 2) + i] = Math.sin(angle);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the model
+
+class Model {
+  constructor(config, tokenizer, tensors, maxContext, kernels, mode) {
+    const c = config, L = new Layout(), F = c.ffn_dim, C = c.dim, V = c.vocab_size, D = c.head_dim;
+    const wide = Math.max(C, F);
+    this.config = { ...c, maxContext };
+    this.tokenizer = tokenizer;
+    this.maxContext = maxContext;
+    this.kernels = kernels;
+    this.position = 0;  // positions in the KV cache
+    this.buf = {  // activations for up to CHUNK positions, row-major (position, feature)
+      x: L.take(CHUNK * C * 4), xn: L.take(CHUNK * C * 4), q: L.take(CHUNK * C * 4),
+      k: L.take(CHUNK * c.kv_dim * 4), v: L.take(CHUNK * c.kv_dim * 4), att: L.take(CHUNK * C * 4),
+      y: L.take(CHUNK * C * 4), gate: L.take(CHUNK * F * 4), up: L.take(CHUNK * F * 4),
+      logits: L.take(CHUNK * V * 4),
+      xs: L.take(CHUNK * (wide / BLOCK) * 4), xds: L.take(CHUNK * (wide / BLOCK) * 8), xq: L.take(CHUNK * wide * 2),
+      row: L.take((maxContext + 4) * 4), maps: L.take(c.n_heads * CHUNK * maxContext * 4),
+      cos: L.take(maxContext * (D / 2) * 4), sin: L.take(maxContext * (D / 2) * 4),
+    };
+    this.cacheAt = L.take(c.n_layers * 2 * c.kv_dim * maxContext * 4);  // (L, keys|values, KV, maxContext, D)
+    const first = Math.min(...[...tensors.values()].map((t) => t.offset));
+    const last = Math.max(...[...tensors.values()].map((t) => t.offset + t.nbytes));
+    this.weightsAt = L.take(last - first);
+    this.bytes = L.end;
+    this.layout = { first, last };
+    this.tensors = tensors;
+    this.mode = mode;
+  }
+
+  get mode() { return this._mode; }
+  set mode(m) {
+    if (!MODES.includes(m)) throw new Error(`mode must be one of ${MODES.map((x) => `"${x}"`).join(", ")}, got ${JSON.stringify(m)}`);
+    if (m !== "js" && !this.kernels) throw new Error(`mode "${m}" needs the WebAssembly kernels, which were not loaded`);
+    this._mode = m;
+  }
+
+  /** Allocate the memory and copy the weights in (once). */
+  fill(buffer, memory) {
+    this.memory = memory;
+    this.u8 = new Uint8Array(memory.buffer);
+    this.f32 = new Float32Array(memory.buffer);
+    const { first, last } = this.layout;
+    this.u8.set(new Uint8Array(buffer, first, last - first), this.weightsAt);
+    this.at = (name) => this.weightsAt + this.tensors.get(name).offset - first;  // a tensor's bytes in memory
+    const c = this.config;
+    ropeTables(this.f32, this.buf.cos, this.buf.sin, this.maxContext, c.head_dim, c.rope_base);
+    this.w = Array.from({ length: c.n_layers }, (_, i) => {
+      const t = (k) => ({ at: this.at(`blk.${i}.${k}`), type: this.tensors.get(`blk.${i}.${k}`).type });
+      return { attnNorm: t("attn_norm.weight"), q: t("attn_q.weight"), k: t("attn_k.weight"), v: t("attn_v.weight"),
+        o: t("attn_output.weight"), ffnNorm: t("ffn_norm.weight"), gate: t("ffn_gate.weight"), up: t("ffn_up.weight"),
+        down: t("ffn_down.weight") };
+    });
+    const tensor = (n) => ({ at: this.at(n), type: this.tensors.get(n).type });
+    this.embed = tensor("token_embd.weight");
+    this.norm = tensor("output_norm.weight");
+    this.output = c.tied_embeddings ? this.embed : tensor("output.weight");
+  }
+
+  /** Empty the KV cache: the next forward starts at position 0. */
+  reset() { this.position = 0; }
+
+  /**
+   * Append `ids` to the KV cache and return {logits: Float32Array(T * V), one row per new position,
+   * attention?: [Float32Array(H * T * S) per layer]} with S = position after the call (row t of head h
+   * holds the weights over positions 0..S-1; those after position start + t are 0).
+   * lastOnly: logits of the last position only, Float32Array(V) (spares the output layer T - 1 rows).
+   */
+  forward(ids, { attention = false, lastOnly = false } = {}) {
+    const c = this.config, V = c.vocab_size, T = ids.length;
+    if (!T) throw new Error("forward needs at least one token id");
+    for (let t = 0; t < T; t++) {
+      if (!Number.isInteger(ids[t]) || ids[t] < 0 || ids[t] >= V) {
+        throw new Error(`token id ${ids[t]} at position ${t} is outside the vocabulary 0..${V - 1}`);
+      }
+    }
+    if (this.position + T > this.maxContext) {
+      throw new Error(`the KV cache holds ${this.maxContext} positions: ${this.position} are used and ${T} more do not fit ` +
+        "(reset() empties it)");
+    }
+    const start = this.position, S = start + T;
+    const logits = new Float32Array((lastOnly ? 1 : T) * V);
+    const maps = attention ? Array.from({ length: c.n_layers }, () => new Float32Array(c.n_heads * T * S)) : null;
+    for (let t0 = 0; t0 < T; t0 += CHUNK) {
+      const n = Math.min(CHUNK, T - t0), last = t0 + n === T;
+      this.chunk(ids.slice(t0, t0 + n), maps && { maps, t0, T, S });
+      if (!lastOnly || last) this.head(n, lastOnly ? n - 1 : 0, logits, lastOnly ? 0 : t0 * V);
+    }
+    return maps ? { logits, attention: maps } : { logits };
+  }
+
+  /** The blocks on n <= CHUNK new positions (their ids), starting at this.position. */
+  chunk(ids, want) {
+    const c = this.config, b = this.buf, f = this.f32, n = ids.length, C = c.dim;
+    for (let t = 0; t < n; t++) dequantizeRow(this.embed.type, this.u8, this.embed.at, C, ids[t], f, b.x / 4 + t * C);
+    for (let l = 0; l < c.n_layers; l++) {
+      const w = this.w[l];
+      this.rmsNorm(b.x, w.attnNorm.at, b.xn, n);
+      this.prepare(b.xn, C, n);
+      this.matmul(w.q, b.xn, b.q, C, C, n);
+      this.matmul(w.k, b.xn, b.k, c.kv_dim, C, n);
+      this.matmul(w.v, b.xn, b.v, c.kv_dim, C, n);
+      this.rope(b.q, c.n_heads, n);
+      this.rope(b.k, c.n_kv_heads, n);
+      this.store(l, n);
+      this.attend(l, n, want);
+      this.prepare(b.att, C, n);
+      this.matmul(w.o, b.att, b.y, C, C, n);
+      this.add(b.x, b.y, n * C);
+      this.rmsNorm(b.x, w.ffnNorm.at, b.xn, n);
+      this.prepare(b.xn, C, n);
+      this.matmul(w.gate, b.xn, b.gate, c.ffn_dim, C, n);
+      this.matmul(w.up, b.xn, b.up, c.ffn_dim, C, n);
+      this.swiglu(n * c.ffn_dim);
+      this.prepare(b.gate, c.ffn_dim, n);
+      this.matmul(w.down, b.gate, b.y, C, c.ffn_dim, n);
+      this.add(b.x, b.y, n * C);
+    }
+    this.position += n;
+  }
+
+  /** Final norm and output layer on rows from..n-1 of the chunk, into logits from element `into`. */
+  head(n, from, logits, into) {
+    const c = this.config, b = this.buf, C = c.dim, V = c.vocab_size, rows = n - from;
+    this.rmsNorm(b.x + from * C * 4, this.norm.at, b.xn, rows);
+    this.prepare(b.xn, C, rows);
+    this.matmul(this.output, b.xn, b.logits, V, C, rows);
+    logits.set(this.f32.subarray(b.logits / 4, b.logits / 4 + rows * V), into);
+  }
+
+  // ---- the pieces (offsets are bytes into the memory; f32 indexes are offset / 4)
+
+  /** RMSNorm of n rows of width C at x into out: w * x / sqrt(mean(x^2) + eps). */
+  rmsNorm(x, w, out, n) {
+    const f = this.f32, C = this.config.dim, eps = this.config.norm_eps;
+    for (let t = 0; t < n; t++) {
+      const xi = x / 4 + t * C, oi = out / 4 + t * C;
+      let ss = 0;
+      for (let i = 0; i < C; i++) ss += f[xi + i] * f[xi + i];
+      const scale = Math.sqrt(Math.fround(Math.fround(ss / C) + eps));
+      for (let i = 0; i < C; i++) f[oi + i] = f[w / 4 + i] * Math.fround(f[xi + i] / scale);
+    }
+  }
+
+  /** Rotate adjacent pairs (2i, 2i+1) of each of `heads` heads of n rows at x by their position's angles. */
+  rope(x, heads, n) {
+    const f = this.f32, D = this.config.head_dim, half = D / 2, b = this.buf;
+    for (let t = 0; t < n; t++) {
+      const cos = b.cos / 4 + (this.position + t) * half, sin = b.sin / 4 + (this.position + t) * half;
+      for (let h = 0; h < heads; h++) {
+        const at = x / 4 + (t * heads + h) * D;
+        for (let i = 0; i < half; i++) {
+          const a = f[at + 2 * i], bb = f[at + 2 * i + 1], co = f[cos + i], si = f[sin + i];
+          f[at + 2 * i] = Math.fround(a * co) - Math.fround(bb * si);
+          f[at + 2 * i + 1] = Math.fround(a * si) + Math.fround(bb * co);
+        }
+      }
+    }
+  }
+
+  /** Keys and values of the n new positions into the cache: layer l, (KV, maxContext, D) each. */
+  store(l, n) {
+    const c = this.config, f = this.f32, D = c.head_dim, KV = c.n_kv_heads, cap = this.maxContext;
+    for (const [src, which] of [[this.buf.k, 0], [this.buf.v, 1]]) {
+      for (let t = 0; t < n; t++) {
+        for (let g = 0; g < KV; g++) {
+          const from = src / 4 + (t * KV + g) * D, to = this.cacheOf(l, which) / 4 + (g * cap + this.position + t) * D;
+          f.copyWithin(to, from, from + D);
+        }
+      }
+    }
+  }
+
+  cacheOf(l, which) { return this.cacheAt + ((2 * l + which) * this.config.n_kv_heads * this.maxContext * this.config.head_dim) * 4; }
+
+  /** Attention of the n new positions over every cached one, into buf.att; maps copied out if wanted. */
+  attend(l, n, want) {
+    const c = this.config, b = this.buf, start = this.position, S = start + n;
+    const maps = want ? b.maps : 0;
+    const args = [b.q, this.cacheOf(l, 0), this.cacheOf(l, 1), b.att, b.row, maps, c.n_heads, c.n_kv_heads, c.head_dim,
+      n, start, this.maxContext, S];
+    if (this._mode === "js") this.jsAttention(...args);
+    else this.kernels.attention(...args);
+    if (!want) return;
+    const f = this.f32, out = want.maps[l];
+    for (let h = 0; h < c.n_heads; h++) {  // rows (h, t) of this chunk into the layer's (H, T, S) map
+      for (let t = 0; t < n; t++) {
+        const from = maps / 4 + (h * n + t) * S;
+        out.set(f.subarray(from, from + S), (h * want.T + want.t0 + t) * want.S);
+      }
+    }
+  }
+
+  /** The attention kernel in JavaScript: what kernels.wat's $attention does. */
+  jsAttention(q, kc, vc, out, row, maps, H, KV, D, n, start, cap, S) {
+    const f = this.f32, G = H / KV, scale = 1 / Math.sqrt(D);
+    for (let t = 0; t < n; t++) {
+      const seen = start + t + 1;  // causal: position start + t sees positions 0..start + t
+      for (let h = 0; h < H; h++) {
+        const qi = q / 4 + (t * H + h) * D, g = Math.floor(h / G);
+        const keys = kc / 4 + g * cap * D, values = vc / 4 + g * cap * D, r = row / 4;
+        let max = -Infinity;
+        for (let s = 0; s < seen; s++) {
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += f[qi + d] * f[keys + s * D + d];
+          f[r + s] = dot * scale;
+          if (f[r + s] > max) max = f[r + s];
+        }
+        let sum = 0;
+        for (let s = 0; s < seen; s++) { f[r + s] = Math.exp(f[r + s] - max); sum += f[r + s]; }
+        sum = Math.fround(sum);
+        for (let s = 0; s < seen; s++) f[r + s] /= sum;
+        const oi = out / 4 + (t * H + h) * D;
+        for (let d = 0; d < D; d++) {
+          let acc = 0;
+          for (let s = 0; s < seen; s++) acc += f[r + s] * f[values + s * D + d];
+          f[oi + d] = acc;
+        }
+        if (maps) {
+          const m = maps / 4 + (h * n + t) * S;
+          f.set(f.subarray(r, r + seen), m);
+          f.fill(0, m + seen, m + S);
+        }
+      }
+    }
+  }
+
+  add(x, y, count) {
+    const f = this.f32;
+    for (let i = 0; i < count; i++) f[x / 4 + i] += f[y / 4 + i];
+  }
+
+  /** gate <- silu(gate) * up, silu(g) = g / (1 + e^-g). */
+  swiglu(count) {
+    const f = this.f32, g = this.buf.gate / 4, u = this.buf.up / 4;
+    for (let i = 0; i < count; i++) f[g + i] = Math.fround(f[g + i] / (1 + Math.exp(-f[g + i]))) * f[u + i];
+  }
+
+  /** What a matrix product's input needs first: block sums (exact), int16 blocks (fast), nothing (js). */
+  prepare(x, cols, n) {
+    const b = this.buf;
+    if (this._mode === "exact") this.kernels.sums(x, n * cols, b.xs);
+    else if (this._mode === "fast") this.kernels.quantize(x, n * cols, b.xq, b.xds);
+  }
+
+  /** out (n, rows) = x (n, cols) W^T for a weight matrix w = {at, type}, after prepare(x, cols, n). */
+  matmul(w, x, out, rows, cols, n) {
+    const k = this.kernels, b = this.buf;
+    if (this._mode === "js") {
+      jsMatmul(w.type, this.u8, w.at, rows, cols, this.f32.subarray(x / 4, x / 4 + n * cols),
+        this.f32.subarray(out / 4, out / 4 + n * rows), n);
+    } else if (this._mode === "exact") {
+      if (w.type === "Q4_1") k.q4_1_f32(w.at, rows, cols, x, b.xs, out, n);
+      else k.q8_0_f32(w.at, rows, cols, x, out, n);
+    } else if (w.type === "Q4_1") {
+      k.q4_1_i16(w.at, rows, cols, b.xq, b.xds, out, n);
+    } else {
+      k.q8_0_i16(w.at, rows, cols, b.xq, b.xds, out, n);
+    }
+  }
+}
+
+/**
+ * The model in a GGUF file held in `buffer` (an ArrayBuffer), ready to run.
+ * mode: "exact" | "fast" | "js"; maxContext: positions the KV cache holds (1..the model's context
+ * length); wasmUrl: where kernels.wasm is (default: beside this file); name: labels error messages.
+ * A bad file is a GGUFError naming what is wrong, raised before any memory is allocated.
+ */
+export async function loadModel(buffer, { mode = "exact", maxContext = 2048, wasmUrl, name = "model.gguf" } = {}) {
+  if (!MODES.includes(mode)) throw new Error(`mode must be one of ${MODES.join(", ")}, got ${JSON.stringify(mode)}`);
+  const g = readGGUF(buffer, { name });
+  const config = configOf(g, name);
+  const tensors = checkTensors(g, config, name);
+  let tokenizer;
+  try {
+    tokenizer = Tokenizer.fromGGUF(g.metadata);
+  } catch (err) {
+    throw new GGUFError(`${name}: tokenizer: ${err.message}`);
+  }
+  if (!Number.isInteger(maxContext) || maxContext < 1 || maxContext > config.context_length) {
+    throw new Error(`maxContext must be an integer in 1..${config.context_length} (the model's context length), got ${maxContext}`);
+  }
+  const model = new Model(config, tokenizer, tensors, maxContext, null, "js");
+  let memory;
+  try {
+    const pages = Math.ceil(model.bytes / 65536);
+    memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  } catch (err) {
+    const mib = (x) => `${Math.round(x / 2 ** 20)} MiB`;
+    throw new RangeError(`the browser refused ${mib(model.bytes)} of memory for the model (weights ` +
+      `${mib(model.layout.last - model.layout.first)}, KV cache for ${maxContext} positions ` +
+      `${mib(config.n_layers * 2 * config.kv_dim * maxContext * 4)}): ${err.message}`);
+  }
+  model.fill(buffer, memory);
+  if (mode !== "js") model.kernels = await loadKernels(memory, wasmUrl);
+  model.mode = mode;
+  return model;
+}
