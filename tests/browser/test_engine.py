@@ -39,6 +39,7 @@ IMPORTS = """async (url) => {
   window.MODEL_BYTES = await res.arrayBuffer();
   const g = E.gguf.readGGUF(window.MODEL_BYTES);
   window.TOK = E.tokenizer.Tokenizer.fromGGUF(g.metadata);
+  window.MODEL = await E.model.loadModel(window.MODEL_BYTES, {maxContext: 1024});
   return {bytes: window.MODEL_BYTES.byteLength, tensors: g.tensors.length};
 }"""
 
@@ -357,7 +358,7 @@ def reference(smollm, tmp_path_factory):
 
 
 COMPARE = """async ([mode, ids, url, steps]) => {
-  const model = window.MODEL ??= await E.model.loadModel(MODEL_BYTES, {maxContext: 1024});
+  const model = window.MODEL;
   model.mode = mode;
   model.reset();
   const t0 = performance.now();
@@ -502,3 +503,90 @@ def test_a_seed_gives_the_same_tokens(engine):
     assert out["a"] == out["b"] and out["a"] != out["c"] and out["big"] != out["a"]
     assert len(set(out["a"])) > 30  # the draws spread over the flat distribution
     assert out["x"] == out["y"]
+
+
+def test_lies_in_the_metadata_are_named_before_any_work(engine, tmp_path):
+    """Catches a model header that slips past the checks into allocation or the kernels (a block count
+    of four billion, zero heads, a NaN RoPE base, merges that do not rebuild the vocabulary)."""
+    from test_gguf_hostile import BAD_METADATA
+
+    files = {"float32 weights": (None, r"tensor 'token_embd\.weight' is F32; this engine reads matrices in Q4_1 or Q8_0")}
+    files["float32 weights"] = (base64.b64encode(_tiny(tmp_path)).decode(), files["float32 weights"][1])  # valid, else
+    for case, (meta, shapes, pattern) in BAD_METADATA.items():
+        files[case] = (base64.b64encode(write_tiny(tmp_path / "bad.gguf", meta, shapes).read_bytes()).decode(), pattern)
+    got = engine.evaluate("""async (files) => {
+      const out = {};
+      for (const [case_, [b64]] of Object.entries(files)) {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const t0 = performance.now();
+        try { await E.model.loadModel(bytes.buffer, {mode: "js", name: "bad.gguf"}); out[case_] = {message: "loaded"}; }
+        catch (e) { out[case_] = {name: e.name, message: e.message, ms: performance.now() - t0}; }
+      }
+      return out;
+    }""", files)
+    bad = {case: got[case] for case, (_, pattern) in files.items()
+           if got[case]["name"] != "GGUFError" or not re.search(pattern, got[case]["message"])}
+    assert not bad, "\n".join(f"{c}: {files[c][1]!r} vs {bad[c]}" for c in bad)
+    assert max(out["ms"] for out in got.values()) < FAST_MS
+
+
+def _floats(b64: str):
+    import numpy as np
+
+    return np.frombuffer(base64.b64decode(b64), dtype="<f4")
+
+
+TO_BASE64 = """const b64 = (a) => { let s = ""; const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192)); return btoa(s); };"""
+
+
+def test_attention_maps_equal_pythons(engine, reference, smollm):
+    """Catches maps that are not the softmax the forward pass used: rows of another head or position, a
+    chunk (32 positions) copied to the wrong rows, a cached prefix's rows misplaced."""
+    from llmbook.models.llama import attention_maps
+
+    ids = reference["chat"]["ids"]  # 37 tokens: two chunks
+    got = engine.evaluate("""([ids, cut]) => {
+      %s
+      const model = window.MODEL;
+      model.mode = "exact";
+      model.reset();
+      const whole = model.forward(ids, {attention: true}).attention;
+      model.reset();
+      model.forward(ids.slice(0, cut));
+      const rest = model.forward(ids.slice(cut), {attention: true}).attention;
+      const cat = (maps) => { const out = new Float32Array(maps.length * maps[0].length);
+        maps.forEach((m, l) => out.set(m, l * m.length)); return out; };
+      return {whole: b64(cat(whole)), rest: b64(cat(rest)), layers: whole.length};
+    }""" % TO_BASE64, [ids, 20])
+    T = len(ids)
+    expected = attention_maps(smollm, ids).numpy()  # (L, H, T, T)
+    whole = _floats(got["whole"]).reshape(expected.shape)
+    rest = _floats(got["rest"]).reshape(expected.shape[0], expected.shape[1], T - 20, T)
+    assert got["layers"] == 30 and abs(whole - expected).max() < 1e-5
+    assert (rest == whole[:, :, 20:]).all()  # the cached prefix changes nothing, bit for bit
+    assert (whole[:, :, 3, 4:] == 0).all() and abs(whole.sum(-1) - 1).max() < 1e-5  # causal rows that sum to 1
+
+
+def test_the_kv_cache_is_bounded(engine):
+    """Catches a forward past maxContext that writes beyond the cache (or allocates more) instead of refusing."""
+    out = engine.evaluate("""() => {
+      const model = window.MODEL, errors = [];
+      model.reset();
+      for (const n of [1025, 0]) { try { model.forward(new Array(n).fill(5)); } catch (e) { errors.push(e.message); } }
+      model.forward([5, 6, 7]);
+      try { model.forward(new Array(1022).fill(5)); } catch (e) { errors.push(e.message); }
+      try { model.forward([5, 49152]); } catch (e) { errors.push(e.message); }
+      const position = model.position;
+      model.reset();
+      return {errors, position, after: model.position, max: model.maxContext, memory: model.memory.buffer.byteLength};
+    }""")
+    assert out["errors"] == [
+        "the KV cache holds 1024 positions: 0 are used and 1025 more do not fit (reset() empties it)",
+        "forward needs at least one token id",
+        "the KV cache holds 1024 positions: 3 are used and 1022 more do not fit (reset() empties it)",
+        "token id 49152 at position 1 is outside the vocabulary 0..49151",
+    ]
+    assert (out["position"], out["after"], out["max"]) == (3, 0, 1024)
+    cache = 30 * 2 * 3 * 64 * 1024 * 4  # layers x (keys, values) x KV heads x head width x positions x float32
+    assert cache < out["memory"] < GGUF.stat().st_size + cache + 16 * 2**20  # weights + cache + activations

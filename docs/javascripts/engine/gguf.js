@@ -42,7 +42,8 @@ const SCALARS = {
   10: [8, (v, o) => int64(v.getBigUint64(o, true))], 11: [8, (v, o) => int64(v.getBigInt64(o, true))],
   12: [8, (v, o) => v.getFloat64(o, true)],
 };
-const STRING = 8, ARRAY = 9;
+export const STRING = 8, ARRAY = 9, BOOL = 7;
+export const INTEGER_TAGS = [0, 1, 2, 3, 4, 5, 10, 11], FLOAT_TAGS = [6, 12];
 
 /** A 64-bit integer as a Number when that is exact, else as the BigInt. */
 function int64(b) {
@@ -129,8 +130,9 @@ const quote = (s) => `'${s}'`;
 
 /**
  * Parse a GGUF file held in `buffer` (an ArrayBuffer); `name` labels the messages.
- * Returns {version, metadata (key -> value), tensors: [{name, shape (slowest axis first),
- * type (e.g. "Q4_1"), offset (absolute byte offset), nbytes}], alignment, dataOffset}.
+ * Returns {version, metadata (key -> value), types (key -> its value type tag), tensors: [{name,
+ * shape (slowest axis first), type (e.g. "Q4_1"), offset (absolute byte offset), nbytes}],
+ * alignment, dataOffset}.
  * Throws GGUFError if the file is malformed or uses something this reader does not know.
  */
 export function readGGUF(buffer, { name = "GGUF file" } = {}) {
@@ -150,10 +152,12 @@ export function readGGUF(buffer, { name = "GGUF file" } = {}) {
   const nKV = r.count(r.u64("metadata count"), 8 + 4 + 1, "metadata count");  // key length, type, value
 
   const metadata = Object.create(null);  // no prototype: a key such as "__proto__" is just a key
+  const types = Object.create(null);  // key -> its value type tag (a float 2.0 and an integer 2 are both 2 here)
   for (let i = 0; i < nKV; i++) {
     const key = r.string(`metadata key #${i}`);
     if (key in metadata) throw r.fail(`metadata key ${quote(key)} appears twice`);
-    metadata[key] = r.value(r.u32(`type of ${quote(key)}`), quote(key));
+    types[key] = r.u32(`type of ${quote(key)}`);
+    metadata[key] = r.value(types[key], quote(key));
   }
 
   const alignment = metadata["general.alignment"] ?? DEFAULT_ALIGNMENT;
@@ -206,5 +210,5 @@ export function readGGUF(buffer, { name = "GGUF file" } = {}) {
     seen.add(tname);
     tensors.push({ name: tname, shape: dims.map(Number).reverse(), type, offset: Number(start), nbytes: Number(nbytes) });
   }
-  return { version, metadata, tensors, alignment, dataOffset };
+  return { version, metadata, types, tensors, alignment, dataOffset };
 }

@@ -18,7 +18,7 @@
  * position, 90 MiB for 2048). forward() past it throws before doing any work; the caller then
  * calls reset() (or keeps a shorter history), so a long chat cannot exhaust a phone's memory.
  */
-import { GGUFError, readGGUF } from "./gguf.js";
+import { FLOAT_TAGS, GGUFError, INTEGER_TAGS, readGGUF } from "./gguf.js";
 import { dequantizeRow, matmul as jsMatmul, BLOCK, BLOCK_BYTES } from "./kernels.js";
 import { Tokenizer } from "./tokenizer.js";
 import { loadKernels } from "./wasm.js";
@@ -30,11 +30,31 @@ const MAX_UINT32 = 2 ** 32 - 1;
 
 // ---------------------------------------------------------------- the config, checked as config.py does
 
+const SOURCES = {  // where each size comes from, for messages
+  vocab_size: "len(tokenizer.ggml.tokens)", dim: "llama.embedding_length",
+  kv_dim: "llama.attention.head_count_kv * llama.embedding_length / llama.attention.head_count",
+  ffn_dim: "llama.feed_forward_length",
+};
 const BLOCK_SHAPES = {  // per block: blk.{i}.<name> -> its shape, in the config's terms
   "attn_norm.weight": ["dim"], "attn_q.weight": ["dim", "dim"], "attn_k.weight": ["kv_dim", "dim"],
   "attn_v.weight": ["kv_dim", "dim"], "attn_output.weight": ["dim", "dim"], "ffn_norm.weight": ["dim"],
   "ffn_gate.weight": ["ffn_dim", "dim"], "ffn_up.weight": ["ffn_dim", "dim"], "ffn_down.weight": ["dim", "ffn_dim"],
 };
+
+/** A metadata value as Python's repr writes it (2.0 for a float 2, True, '2'), so messages read as llmbook's. */
+function repr(v, tag) {
+  if (typeof v === "string") return `'${v}'`;
+  if (typeof v === "boolean") return v ? "True" : "False";
+  if (typeof v !== "number" || !FLOAT_TAGS.includes(tag)) return Array.isArray(v) ? "[...]" : String(v);
+  if (Number.isNaN(v)) return "nan";
+  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
+  if (Number.isInteger(v) && Math.abs(v) < 1e16) return v.toFixed(1);
+  if (Math.abs(v) >= 1e16 || Math.abs(v) < 1e-4) {
+    const [mantissa, e] = v.toExponential().split("e");
+    return `${mantissa}e${e[0]}${e.slice(1).padStart(2, "0")}`;
+  }
+  return String(v);
+}
 
 function configOf(g, name) {
   const m = g.metadata, fail = (what) => new GGUFError(`${name}: ${what}`);
@@ -45,21 +65,24 @@ function configOf(g, name) {
   const int = (key, max, { bound = null, fallback = null, min = 1 } = {}) => {
     if (!(key in m) && fallback !== null) return fallback;
     const v = get(key);
-    if (!Number.isInteger(v) || v < min || v > max) {
-      throw fail(`${key} = ${v}, expected an integer in ${min}..${max}${bound ? ` (${bound})` : ""}`);
+    if (!INTEGER_TAGS.includes(g.types[key]) || typeof v !== "number" || v < min || v > max) {
+      throw fail(`${key} = ${repr(v, g.types[key])}, expected an integer in ${min}..${max}${bound ? ` (${bound})` : ""}`);
     }
     return v;
   };
   const real = (key, fallback = null) => {
     if (!(key in m) && fallback !== null) return fallback;
-    const v = get(key);
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw fail(`${key} = ${v}, expected a finite positive number`);
-    return v;
+    const v = get(key), tag = g.types[key];
+    if (!(INTEGER_TAGS.includes(tag) || FLOAT_TAGS.includes(tag)) || !Number.isFinite(Number(v)) || v <= 0) {
+      throw fail(`${key} = ${repr(v, tag)}, expected a finite positive number`);
+    }
+    return Number(v);
   };
-  if (m["general.architecture"] !== "llama") throw fail(`architecture '${m["general.architecture"]}' is not supported, only 'llama'`);
-  if (!g.tensors.length) throw fail(`the file has no tensors (llama.block_count = ${m["llama.block_count"]})`);
+  if (m["general.architecture"] !== "llama") throw fail(`architecture ${repr(m["general.architecture"])} is not supported, only 'llama'`);
+  if (!g.tensors.length) throw fail(`the file has no tensors (llama.block_count = ${repr(m["llama.block_count"])})`);
   const tokens = get("tokenizer.ggml.tokens");
-  if (!Array.isArray(tokens) || !tokens.length) throw fail("tokenizer.ggml.tokens must be a non-empty list of str");
+  if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "string")) throw fail("tokenizer.ggml.tokens must be a list of str");
+  if (!tokens.length) throw fail("tokenizer.ggml.tokens is empty");
   const n_heads = int("llama.attention.head_count", MAX_UINT32);
   const c = {
     vocab_size: tokens.length,
@@ -88,8 +111,11 @@ function configOf(g, name) {
     throw fail(`llama.vocab_size = ${m["llama.vocab_size"]}, but tokenizer.ggml.tokens has ${c.vocab_size} tokens`);
   }
   c.tied_embeddings = !g.tensors.some((t) => t.name === "output.weight");
-  const eos = m["tokenizer.ggml.eos_token_id"];
-  c.eos_token_id = eos === undefined ? null : int("tokenizer.ggml.eos_token_id", c.vocab_size - 1, { min: 0 });
+  for (const which of ["bos", "eos", "unknown", "padding"]) {
+    const key = `tokenizer.ggml.${which}_token_id`;
+    if (key in m) int(key, c.vocab_size - 1, { bound: "the last token id", min: 0 });
+  }
+  c.eos_token_id = m["tokenizer.ggml.eos_token_id"] ?? null;
   return c;
 }
 
@@ -106,20 +132,30 @@ function checkTensors(g, c, name) {
       `llama.block_count = ${c.n_layers} implies are missing)`);
   }
   const unexpected = g.tensors.map((t) => t.name).filter((n) => !(n in want));
-  if (unexpected.length) throw fail(`unexpected tensors ${unexpected.slice(0, 5).join(", ")} (llama.block_count = ${c.n_layers})`);
+  if (unexpected.length) {
+    throw fail(`unexpected tensors [${unexpected.slice(0, 5).map((n) => `'${n}'`).join(", ")}] ` +
+      `(llama.block_count = ${c.n_layers}, ${unexpected.length} unexpected in all)`);
+  }
   for (const [n, symbols] of Object.entries(want)) {
     const t = byName.get(n), expected = symbols.map((s) => c[s]);
     if (t.shape.join() !== expected.join()) {
-      throw fail(`tensor '${n}' has shape (${t.shape.join(", ")}), but the metadata makes it (${symbols.join(", ")}) = ` +
-        `(${expected.join(", ")})`);
-    }
-    const ok = symbols.length === 1 ? t.type === "F32" : t.type in BLOCK_BYTES;
-    if (!ok) {
-      throw fail(`tensor '${n}' is ${t.type}; this engine reads ${symbols.length === 1 ? "F32 vectors" :
-        `matrices in ${Object.keys(BLOCK_BYTES).join(" or ")}`}`);
+      const tuple = (xs) => `(${xs.join(", ")}${xs.length === 1 ? "," : ""})`;
+      throw fail(`tensor '${n}' has shape ${tuple(t.shape)}, but the metadata makes it ${tuple(symbols)} = ` +
+        `${tuple(expected)}, from ${[...new Set(symbols.map((x) => SOURCES[x]))].join(", ")}`);
     }
   }
   return byName;
+}
+
+/** GGUFError unless every matrix is in a format the kernels read (Q4_1, Q8_0) and every vector is F32. */
+function checkTypes(tensors, name) {
+  for (const t of tensors.values()) {
+    const ok = t.shape.length === 1 ? t.type === "F32" : t.type in BLOCK_BYTES;
+    if (!ok) {
+      throw new GGUFError(`${name}: tensor '${t.name}' is ${t.type}; this engine reads ` +
+        (t.shape.length === 1 ? "F32 vectors" : `matrices in ${Object.keys(BLOCK_BYTES).join(" or ")}`));
+    }
+  }
 }
 
 // ---------------------------------------------------------------- memory: one arena, laid out once
@@ -423,6 +459,7 @@ export async function loadModel(buffer, { mode = "exact", maxContext = 2048, was
   } catch (err) {
     throw new GGUFError(`${name}: tokenizer: ${err.message}`);
   }
+  checkTypes(tensors, name);
   if (!Number.isInteger(maxContext) || maxContext < 1 || maxContext > config.context_length) {
     throw new Error(`maxContext must be an integer in 1..${config.context_length} (the model's context length), got ${maxContext}`);
   }

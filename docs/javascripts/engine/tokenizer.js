@@ -41,7 +41,10 @@ export const BYTE_TO_CHAR = (() => {
 const CHAR_TO_BYTE = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
 
 const utf8 = new TextEncoder();
-const repr = (s) => `'${s}'`;
+// a string as Python's repr writes it (control characters escaped), so messages read as llmbook's
+const ESCAPES = { "\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\" };
+const repr = (s) => `'${String(s).replace(/[\x00-\x1f\x7f\\]/g,
+  (c) => ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}'`;
 
 /** Lone surrogates become U+FFFD, as in llmbook (valid_unicode) and tiktoken. */
 const wellFormed = (s) => (s.toWellFormed ? s.toWellFormed()
@@ -134,7 +137,7 @@ export class Tokenizer {
    * pre: a key of PRE_TOKENIZERS, eos: id of the end-of-turn token (or null).
    */
   constructor(tokens, merges, tokenTypes, pre = "gpt2", eos = null) {
-    const fail = (what) => new TokenizerError(`tokenizer: ${what}`);
+    const fail = (what) => new TokenizerError(what);
     if (!(pre in PRE_TOKENIZERS)) throw fail(`unknown pre-tokenizer ${repr(pre)}; known: ${Object.keys(PRE_TOKENIZERS).join(", ")}`);
     if (tokenTypes.length !== tokens.length) {
       throw fail(`tokenizer.ggml.token_type has ${tokenTypes.length} entries, tokenizer.ggml.tokens has ${tokens.length}`);
@@ -205,8 +208,10 @@ export class Tokenizer {
     if (!tokens.length) throw new TokenizerError("tokenizer.ggml.tokens is empty");
     const types = list("tokenizer.ggml.token_type", "number");
     const merges = list("tokenizer.ggml.merges", "string");
+    for (const key of ["tokenizer.ggml.pre", "tokenizer.chat_template"]) {
+      if (key in metadata && typeof metadata[key] !== "string") throw new TokenizerError(`${key} must be a string, got ${metadata[key]}`);
+    }
     const pre = metadata["tokenizer.ggml.pre"] ?? "gpt2";
-    if (typeof pre !== "string") throw new TokenizerError(`tokenizer.ggml.pre must be a string, got ${pre}`);
     const eos = metadata["tokenizer.ggml.eos_token_id"] ?? null;
     if (eos !== null && !(Number.isInteger(eos) && eos >= 0 && eos < tokens.length)) {
       throw new TokenizerError(`tokenizer.ggml.eos_token_id = ${eos}, expected an integer in 0..${tokens.length - 1}`);
