@@ -402,10 +402,10 @@ def compare(engine, files_url, reference, mode: str, name: str) -> dict:
     return out
 
 
-@pytest.mark.parametrize("name", ["paris", "digits"])
-def test_js_mode_logits_equal_numpys(engine, files_url, reference, name):
-    """Catches a wrong step in the readable JS path: RoPE pairs, GQA grouping, the Q4_1 nibble order."""
-    out = compare(engine, files_url, reference, "js", name)
+def test_js_mode_logits_equal_numpys(engine, files_url, reference):
+    """Catches a wrong step in the readable JS path: RoPE pairs, GQA grouping, the Q4_1 nibble order
+    (one short prompt: plain JavaScript takes ~0.3 s a token)."""
+    out = compare(engine, files_url, reference, "js", "paris")
     assert out["dLogit"] <= EXACT_LOGIT, out["dLogit"]
 
 

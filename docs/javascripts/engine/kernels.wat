@@ -19,16 +19,14 @@
 
   ;; ---------------------------------------------------------------- helpers
 
-  ;; The float16 at byte p as a float32. Its exponent and fraction shifted into a float32's
-  ;; place give the value times 2^-112 (subnormals too), so one multiply by 2^112 rescales it.
+  ;; The float16 at byte p as a float32, looked up: model.js fills a table of all 65,536 values
+  ;; (kernels.js's halfToFloat) and gives its place to set_halves. Two loads; converting the bits
+  ;; (exponent and fraction shifted into a float32's place, times 2^112) took 8 instructions and
+  ;; made the int16 kernels a quarter slower.
+  (global $halves (mut i32) (i32.const 0))
+  (func (export "set_halves") (param $table i32) (global.set $halves (local.get $table)))
   (func $half (param $p i32) (result f32)
-    (local $h i32)
-    (local.set $h (i32.load16_u (local.get $p)))
-    (f32.copysign
-      (f32.mul
-        (f32.reinterpret_i32 (i32.shl (i32.and (local.get $h) (i32.const 0x7fff)) (i32.const 13)))
-        (f32.const 0x1p+112))
-      (f32.reinterpret_i32 (i32.shl (local.get $h) (i32.const 16)))))
+    (f32.load (i32.add (global.get $halves) (i32.shl (i32.load16_u (local.get $p)) (i32.const 2)))))
 
   ;; The sum of a vector's four floats.
   (func $hsum (param $v v128) (result f32)
@@ -123,10 +121,31 @@
   ;; Σ x for exact Q4_1; xd and Σ x for the int16 kinds), where the result goes (stride ostride).
 
   (type $inner (func (param i32 i32 i32 i32 i32 i32 i32 i32)))
-  (table 8 funcref)
-  (elem (i32.const 0) $q4_1_f32_1 $q4_1_f32_4 $q8_0_f32_1 $q8_0_f32_4 $q4_1_i16_1 $q4_1_i16_4 $q8_0_i16_1 $q8_0_i16_4)
 
-  ;; out (T, rows) = x (T, cols) W^T with the kernel pair `kind`: tiles of 4 positions, then one at a time.
+  ;; Inner kernel `kind` (0..3: q4_1_f32, q8_0_f32, q4_1_i16, q8_0_i16) on `four` positions or one.
+  ;; Direct calls, not call_indirect through a table: V8 then compiles each kernel on its own (with
+  ;; a table it inlined them into the loop below and ran the prefill 2.5x slower).
+  (func $kernel (param $kind i32) (param $four i32) (param $p i32) (param $end i32) (param $x i32) (param $xstride i32)
+                (param $s i32) (param $sstride i32) (param $o i32) (param $ostride i32)
+    (block $q8_0_i16 (block $q4_1_i16 (block $q8_0_f32 (block $q4_1_f32
+      (br_table $q4_1_f32 $q8_0_f32 $q4_1_i16 $q8_0_i16 (local.get $kind)))
+      (if (local.get $four)
+        (then (call $q4_1_f32_4 (local.get $p) (local.get $end) (local.get $x) (local.get $xstride) (local.get $s) (local.get $sstride) (local.get $o) (local.get $ostride)))
+        (else (call $q4_1_f32_1 (local.get $p) (local.get $end) (local.get $x) (local.get $xstride) (local.get $s) (local.get $sstride) (local.get $o) (local.get $ostride))))
+      (return))
+      (if (local.get $four)
+        (then (call $q8_0_f32_4 (local.get $p) (local.get $end) (local.get $x) (local.get $xstride) (local.get $s) (local.get $sstride) (local.get $o) (local.get $ostride)))
+        (else (call $q8_0_f32_1 (local.get $p) (local.get $end) (local.get $x) (local.get $xstride) (local.get $s) (local.get $sstride) (local.get $o) (local.get $ostride))))
+      (return))
+      (if (local.get $four)
+        (then (call $q4_1_i16_4 (local.get $p) (local.get $end) (local.get $x) (local.get $xstride) (local.get $s) (local.get $sstride) (local.get $o) (local.get $ostride)))
+        (else (call $q4_1_i16_1 (local.get $p) (local.get $end) (local.get $x) (local.get $xstride) (local.get $s) (local.get $sstride) (local.get $o) (local.get $ostride))))
+      (return))
+    (if (local.get $four)
+      (then (call $q8_0_i16_4 (local.get $p) (local.get $end) (local.get $x) (local.get $xstride) (local.get $s) (local.get $sstride) (local.get $o) (local.get $ostride)))
+      (else (call $q8_0_i16_1 (local.get $p) (local.get $end) (local.get $x) (local.get $xstride) (local.get $s) (local.get $sstride) (local.get $o) (local.get $ostride)))))
+
+  ;; out (T, rows) = x (T, cols) W^T with kernel `kind`: tiles of 4 positions, then one at a time.
   (func $product (param $kind i32) (param $w i32) (param $blockBytes i32) (param $rows i32) (param $cols i32)
                  (param $x i32) (param $xstride i32) (param $s i32) (param $sstride i32) (param $out i32) (param $T i32)
     (local $r i32) (local $t i32) (local $p i32) (local $rowBytes i32) (local $ostride i32)
@@ -138,22 +157,20 @@
       (local.set $t (i32.const 0))
       (block $done (loop $tile
         (br_if $done (i32.gt_u (i32.add (local.get $t) (i32.const 4)) (local.get $T)))
-        (call_indirect (type $inner) (local.get $p) (i32.add (local.get $p) (local.get $rowBytes))
+        (call $kernel (local.get $kind) (i32.const 1) (local.get $p) (i32.add (local.get $p) (local.get $rowBytes))
           (i32.add (local.get $x) (i32.mul (local.get $t) (local.get $xstride))) (local.get $xstride)
           (i32.add (local.get $s) (i32.mul (local.get $t) (local.get $sstride))) (local.get $sstride)
           (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $rows)) (local.get $r)) (i32.const 2)))
-          (local.get $ostride)
-          (i32.add (i32.shl (local.get $kind) (i32.const 1)) (i32.const 1)))
+          (local.get $ostride))
         (local.set $t (i32.add (local.get $t) (i32.const 4)))
         (br $tile)))
       (block $done (loop $one
         (br_if $done (i32.ge_u (local.get $t) (local.get $T)))
-        (call_indirect (type $inner) (local.get $p) (i32.add (local.get $p) (local.get $rowBytes))
+        (call $kernel (local.get $kind) (i32.const 0) (local.get $p) (i32.add (local.get $p) (local.get $rowBytes))
           (i32.add (local.get $x) (i32.mul (local.get $t) (local.get $xstride))) (local.get $xstride)
           (i32.add (local.get $s) (i32.mul (local.get $t) (local.get $sstride))) (local.get $sstride)
           (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $rows)) (local.get $r)) (i32.const 2)))
-          (local.get $ostride)
-          (i32.shl (local.get $kind) (i32.const 1)))
+          (local.get $ostride))
         (local.set $t (i32.add (local.get $t) (i32.const 1)))
         (br $one)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
@@ -483,8 +500,10 @@
           (br_if $exps (i32.lt_u (local.get $rp) (local.get $end))))
         (local.set $total (f32x4.splat (call $hsum (local.get $sum))))
         (local.set $rp (local.get $row))
-        (loop $norms
-          (v128.store (local.get $rp) (f32x4.div (v128.load (local.get $rp)) (local.get $total)))
+        (loop $norms  ;; (a weight below 2^-126 becomes 0: subnormal floats are slow to multiply on x86)
+          (local.set $acc (f32x4.div (v128.load (local.get $rp)) (local.get $total)))
+          (v128.store (local.get $rp) (v128.and (local.get $acc)
+            (f32x4.ge (local.get $acc) (v128.const f32x4 0x1p-126 0x1p-126 0x1p-126 0x1p-126))))
           (local.set $rp (i32.add (local.get $rp) (i32.const 16)))
           (br_if $norms (i32.lt_u (local.get $rp) (local.get $end))))
         ;; out = Σ_s row[s] v_s, 16 of the D dimensions at a time

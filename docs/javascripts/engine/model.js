@@ -19,7 +19,7 @@
  * calls reset() (or keeps a shorter history), so a long chat cannot exhaust a phone's memory.
  */
 import { FLOAT_TAGS, GGUFError, INTEGER_TAGS, readGGUF } from "./gguf.js";
-import { dequantizeRow, matmul as jsMatmul, BLOCK, BLOCK_BYTES } from "./kernels.js";
+import { dequantizeRow, halfToFloat, matmul as jsMatmul, BLOCK, BLOCK_BYTES } from "./kernels.js";
 import { Tokenizer } from "./tokenizer.js";
 import { loadKernels } from "./wasm.js";
 
@@ -27,6 +27,7 @@ export const MODES = ["exact", "fast", "js"];
 const CHUNK = 32;  // positions per pass through the layers: bounds the activations' memory
 const MAX_CONTEXT = 2 ** 24;  // as llmbook/models/config.py
 const MAX_UINT32 = 2 ** 32 - 1;
+const FLT_MIN = 2 ** -126;  // the smallest normal float32
 
 // ---------------------------------------------------------------- the config, checked as config.py does
 
@@ -199,6 +200,7 @@ class Model {
       xs: L.take(CHUNK * (wide / BLOCK) * 4), xds: L.take(CHUNK * (wide / BLOCK) * 8), xq: L.take(CHUNK * wide * 2),
       row: L.take((maxContext + 4) * 4), maps: L.take(c.n_heads * CHUNK * maxContext * 4),
       cos: L.take(maxContext * (D / 2) * 4), sin: L.take(maxContext * (D / 2) * 4),
+      halves: L.take(65536 * 4),  // every float16 as a float32, for the kernels' block scales
     };
     this.cacheAt = L.take(c.n_layers * 2 * c.kv_dim * maxContext * 4);  // (L, keys|values, KV, maxContext, D)
     const first = Math.min(...[...tensors.values()].map((t) => t.offset));
@@ -227,6 +229,7 @@ class Model {
     this.at = (name) => this.weightsAt + this.tensors.get(name).offset - first;  // a tensor's bytes in memory
     const c = this.config;
     ropeTables(this.f32, this.buf.cos, this.buf.sin, this.maxContext, c.head_dim, c.rope_base);
+    for (let h = 0; h < 65536; h++) this.f32[this.buf.halves / 4 + h] = halfToFloat(h);
     this.w = Array.from({ length: c.n_layers }, (_, i) => {
       const t = (k) => ({ at: this.at(`blk.${i}.${k}`), type: this.tensors.get(`blk.${i}.${k}`).type });
       return { attnNorm: t("attn_norm.weight"), q: t("attn_q.weight"), k: t("attn_k.weight"), v: t("attn_v.weight"),
@@ -412,10 +415,17 @@ class Model {
     for (let i = 0; i < count; i++) f[x / 4 + i] += f[y / 4 + i];
   }
 
-  /** gate <- silu(gate) * up, silu(g) = g / (1 + e^-g). */
+  /**
+   * gate <- silu(gate) * up, silu(g) = g / (1 + e^-g). A very negative gate gives a subnormal float
+   * (below 2^-126, ~1e-38): it is flushed to 0, because x86 multiplies subnormals some 100 times more
+   * slowly and WebAssembly may not flush them itself. What is lost is below 1e-38 of each product.
+   */
   swiglu(count) {
     const f = this.f32, g = this.buf.gate / 4, u = this.buf.up / 4;
-    for (let i = 0; i < count; i++) f[g + i] = Math.fround(f[g + i] / (1 + Math.exp(-f[g + i]))) * f[u + i];
+    for (let i = 0; i < count; i++) {
+      const v = Math.fround(f[g + i] / (1 + Math.exp(-f[g + i]))) * f[u + i];
+      f[g + i] = Math.abs(v) < FLT_MIN ? 0 : v;
+    }
   }
 
   /** What a matrix product's input needs first: block sums (exact), int16 blocks (fast), nothing (js). */
@@ -475,7 +485,10 @@ export async function loadModel(buffer, { mode = "exact", maxContext = 2048, was
       `${mib(config.n_layers * 2 * config.kv_dim * maxContext * 4)}): ${err.message}`);
   }
   model.fill(buffer, memory);
-  if (mode !== "js") model.kernels = await loadKernels(memory, wasmUrl);
+  if (mode !== "js") {
+    model.kernels = await loadKernels(memory, wasmUrl);
+    model.kernels.set_halves(model.buf.halves);
+  }
   model.mode = mode;
   return model;
 }
