@@ -443,6 +443,28 @@
     (call $store4 (local.get $o) (local.get $ostride)
       (call $hsum (local.get $a0)) (call $hsum (local.get $a1)) (call $hsum (local.get $a2)) (call $hsum (local.get $a3))))
 
+  ;; ---------------------------------------------------------------- SwiGLU
+
+  ;; gate <- silu(gate) * up for n floats (n a multiple of 4), silu(g) = g sigmoid(g), with the
+  ;; exponential taken of -|g| only: sigmoid(g) = 1 / (1 + e^-g) for g >= 0, e^g / (1 + e^g) below.
+  ;; A product below 2^-126 becomes 0 (subnormal floats are slow to multiply on x86).
+  (func (export "swiglu") (param $gate i32) (param $up i32) (param $n i32)
+    (local $end i32) (local $g v128) (local $e v128) (local $sig v128) (local $y v128)
+    (local.set $end (i32.add (local.get $gate) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $gate) (local.get $end)))
+      (local.set $g (v128.load (local.get $gate)))
+      (local.set $e (call $exp4 (f32x4.neg (f32x4.abs (local.get $g)))))  ;; e^-|g|, in (0, 1]
+      (local.set $sig (f32x4.div
+        (v128.bitselect (v128.const f32x4 1 1 1 1) (local.get $e) (f32x4.ge (local.get $g) (v128.const f32x4 0 0 0 0)))
+        (f32x4.add (v128.const f32x4 1 1 1 1) (local.get $e))))
+      (local.set $y (f32x4.mul (f32x4.mul (local.get $g) (local.get $sig)) (v128.load (local.get $up))))
+      (v128.store (local.get $gate) (v128.and (local.get $y)
+        (f32x4.ge (f32x4.abs (local.get $y)) (v128.const f32x4 0x1p-126 0x1p-126 0x1p-126 0x1p-126))))
+      (local.set $gate (i32.add (local.get $gate) (i32.const 16)))
+      (local.set $up (i32.add (local.get $up) (i32.const 16)))
+      (br $next))))
+
   ;; ---------------------------------------------------------------- attention
 
   ;; Causal grouped-query attention of n new positions over the KV cache, float32:

@@ -421,6 +421,7 @@ class Model {
    * slowly and WebAssembly may not flush them itself. What is lost is below 1e-38 of each product.
    */
   swiglu(count) {
+    if (this._mode !== "js") return this.kernels.swiglu(this.buf.gate, this.buf.up, count);
     const f = this.f32, g = this.buf.gate / 4, u = this.buf.up / 4;
     for (let i = 0; i < count; i++) {
       const v = Math.fround(f[g + i] / (1 + Math.exp(-f[g + i]))) * f[u + i];
