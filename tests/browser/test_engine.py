@@ -569,7 +569,8 @@ def test_attention_maps_equal_pythons(engine, reference, smollm):
 
 
 def test_the_kv_cache_is_bounded(engine):
-    """Catches a forward past maxContext that writes beyond the cache (or allocates more) instead of refusing."""
+    """Catches a forward past maxContext that writes beyond the cache (or allocates more) instead of refusing,
+    and logits for every position of a long prompt allocated (131 MiB here) when only the last is needed."""
     out = engine.evaluate("""() => {
       const model = window.MODEL, errors = [];
       model.reset();
@@ -577,6 +578,7 @@ def test_the_kv_cache_is_bounded(engine):
       model.forward([5, 6, 7]);
       try { model.forward(new Array(1022).fill(5)); } catch (e) { errors.push(e.message); }
       try { model.forward([5, 49152]); } catch (e) { errors.push(e.message); }
+      try { model.forward(new Array(700).fill(5)); } catch (e) { errors.push(e.message); }
       const position = model.position;
       model.reset();
       return {errors, position, after: model.position, max: model.maxContext, memory: model.memory.buffer.byteLength};
@@ -586,6 +588,8 @@ def test_the_kv_cache_is_bounded(engine):
         "forward needs at least one token id",
         "the KV cache holds 1024 positions: 3 are used and 1022 more do not fit (reset() empties it)",
         "token id 49152 at position 1 is outside the vocabulary 0..49151",
+        "the logits of all 700 positions would take 131 MiB: pass {lastOnly: true} for the last position's, "
+        "or fewer tokens at a time",
     ]
     assert (out["position"], out["after"], out["max"]) == (3, 0, 1024)
     cache = 30 * 2 * 3 * 64 * 1024 * 4  # layers x (keys, values) x KV heads x head width x positions x float32

@@ -9,7 +9,7 @@
  * Modes (model.mode can be changed at any time):
  * - "exact": float32 activations, WASM SIMD: the NumPy engine's logits to float32 rounding;
  * - "fast": each 32-value block of a matrix product's input rounded to int16 with its own scale,
- *   then integer dot products (i32x4.dot_i16x8_s): about twice as fast, logits within ~2e-2;
+ *   then integer dot products (i32x4.dot_i16x8_s): ~1.5x the tokens a second, logits within ~2e-2;
  * - "js": the same float arithmetic in plain JavaScript (kernels.js): the readable reference.
  * Attention, its softmax included, is float32 in every mode.
  *
@@ -17,6 +17,8 @@
  * in one WebAssembly.Memory that never grows (30 layers x 2 x 3 heads x 64 floats = 45 KiB a
  * position, 90 MiB for 2048). forward() past it throws before doing any work; the caller then
  * calls reset() (or keeps a shorter history), so a long chat cannot exhaust a phone's memory.
+ * In all: 92 MiB of weights + the cache + ~9 MiB of activations (192 MiB for maxContext 2048,
+ * 111 MiB for 256). The caller may drop the file's ArrayBuffer once loadModel returns.
  */
 import { FLOAT_TAGS, GGUFError, INTEGER_TAGS, readGGUF } from "./gguf.js";
 import { dequantizeRow, halfToFloat, matmul as jsMatmul, BLOCK, BLOCK_BYTES } from "./kernels.js";
@@ -28,6 +30,7 @@ const CHUNK = 32;  // positions per pass through the layers: bounds the activati
 const MAX_CONTEXT = 2 ** 24;  // as llmbook/models/config.py
 const MAX_UINT32 = 2 ** 32 - 1;
 const FLT_MIN = 2 ** -126;  // the smallest normal float32
+const MAX_LOGITS = 2 ** 25;  // floats (128 MiB): forward returns at most this many logits at once
 
 // ---------------------------------------------------------------- the config, checked as config.py does
 
@@ -262,6 +265,10 @@ class Model {
     if (this.position + T > this.maxContext) {
       throw new Error(`the KV cache holds ${this.maxContext} positions: ${this.position} are used and ${T} more do not fit ` +
         "(reset() empties it)");
+    }
+    if (!lastOnly && T * V > MAX_LOGITS) {
+      throw new Error(`the logits of all ${T} positions would take ${Math.round(T * V * 4 / 2 ** 20)} MiB: ` +
+        "pass {lastOnly: true} for the last position's, or fewer tokens at a time");
     }
     const start = this.position, S = start + T;
     const logits = new Float32Array((lastOnly ? 1 : T) * V);
