@@ -294,7 +294,7 @@ def test_bad_forward_input_is_the_same_error_everywhere(under: Under, ids: Any, 
 
 
 def test_cache_errors_are_the_same_everywhere(under: Under) -> None:
-    with pytest.raises(ValueError, match="max_len must be an integer between 1 and the context length 8192, "
+    with pytest.raises(ValueError, match=r"max_len must be an integer between 1 and 8192 \(the context length\), "
                                          "got 8193"):
         under.engine.new_cache(1, 8193)
     with pytest.raises(ValueError, match="batch must be an integer >= 1, got 0"):

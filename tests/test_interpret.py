@@ -53,18 +53,20 @@ def test_residuals_are_what_the_output_layer_reads(smollm: Any) -> None:
 
 def test_patching_a_run_with_its_own_activations_changes_nothing(smollm: Any) -> None:
     """Catches put_back writing the wrong rows or positions: every run of a batch, each patched at its own
-    position with the same run's saved residual, gives the unpatched logits bit for bit; a different
-    source does change them."""
+    position with the same batched run's saved residual, gives the unpatched batch's logits bit for bit (the
+    same shapes take the same BLAS path; a single-row run may differ in the last bit); a different source
+    does change them."""
     ids = encode(smollm, PROMPT)
     t = ids.shape[1]
-    logits, resid = residuals(smollm, ids)
     batch = ids.expand(t, t)
+    logits, resid = residuals(smollm, batch)  # (t, t, V), (L, t, t, C)
+    rows = torch.arange(t)
     for layer in (0, 17):
-        with put_back(smollm, layer, resid[layer, 0], list(range(t))):
+        with put_back(smollm, layer, resid[layer, rows, rows], list(range(t))):
             patched = smollm(batch)
-        assert torch.equal(patched, logits.expand(t, -1, -1)), layer
-    with put_back(smollm, 5, resid[5, 0].flip(0), list(range(t))):
-        assert not torch.equal(smollm(batch), logits.expand(t, -1, -1))
+        assert torch.equal(patched, logits), layer
+    with put_back(smollm, 5, resid[5, rows, rows].flip(0), list(range(t))):
+        assert not torch.equal(smollm(batch), logits)
     with pytest.raises(ValueError, match="positions for a batch"):
         with put_back(smollm, 0, resid[0, 0, :2], [0, 1]):
             smollm(batch)
