@@ -40,10 +40,16 @@ def watch(page, site_url: str):
     return page
 
 
+def wait_js(page, expression: str, arg=None, timeout: int = 30_000) -> None:
+    """page.wait_for_function, polling every 100 ms: a page behind another tab gets no animation frames,
+    which the default polling waits for."""
+    page.wait_for_function(expression, arg=arg, timeout=timeout, polling=100)
+
+
 def open_playground(context, site_url: str):
     page = watch(context.new_page(), site_url)
     page.goto(site_url + "playground/", wait_until="load")
-    page.wait_for_function("() => document.querySelector('[data-widget=live-chat]')?.dataset.ready === 'true'")
+    wait_js(page, "() => document.querySelector('[data-widget=live-chat]')?.dataset.ready === 'true'")
     return page
 
 
@@ -63,7 +69,7 @@ def click_load(page, root) -> None:
 
 
 def wait_phase(page, phases: tuple[str, ...]) -> str:
-    page.wait_for_function(f"() => {json.dumps(list(phases))}.includes(llmbook.live.state.phase)", timeout=LOAD_TIMEOUT)
+    wait_js(page, f"() => {json.dumps(list(phases))}.includes(llmbook.live.state.phase)", timeout=LOAD_TIMEOUT)
     return page.evaluate("llmbook.live.state.phase")
 
 
@@ -116,7 +122,7 @@ def test_the_button_names_the_size_from_the_manifest(context, site_url, manifest
     page = open_playground(context, site_url)
     button = chat_box(page).locator(".llmbook-live-load")
     expected = f"Load the model, {round(manifest['bytes'] / 2**20)} MiB"
-    page.wait_for_function("(t) => document.querySelector('.llmbook-live-load').textContent === t", arg=expected)
+    wait_js(page, "(t) => document.querySelector('.llmbook-live-load').textContent === t", arg=expected)
     assert button.inner_text() == expected and button.is_enabled()
     assert not page.part_requests
     fits_a_phone_with_a11y(page)
@@ -153,82 +159,84 @@ def test_a_second_load_comes_from_the_cache(loaded, context, site_url, manifest)
     page.close()
 
 
-def damaged_load(browser, site_url: str, manifest: dict, index: int, damage) -> tuple:
-    """Load in a fresh context with part ``index`` served as ``damage(bytes)``; (page, error text, context)."""
-    ctx = browser.new_context()
-    part = manifest["parts"][index]
-
-    def serve(route) -> None:
-        body = route.fetch().body()
-        route.fulfill(status=200, body=damage(body), headers={"Content-Type": "application/octet-stream"})
-
-    ctx.route(f"**/{part['name']}", serve)
-    page = open_playground(ctx, site_url)
-    click_load(page, chat_box(page))
-    assert wait_phase(page, ("ready", "error")) == "error"
-    return page, chat_box(page).locator(".llmbook-live-status").inner_text(), ctx
-
-
 def flip_one_byte(body: bytes) -> bytes:
     middle = len(body) // 2
     return body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1:]
 
 
-def test_a_tampered_part_fails_its_sha256_check_and_the_rest_resumes(browser, site_url, manifest) -> None:
-    """Catches parts used without checking their hash, a message that does not name the part, parts already
-    verified that are fetched again on the next try (no resume), and a damaged part kept in the cache."""
-    n = len(manifest["parts"])
-    page, text, ctx = damaged_load(browser, site_url, manifest, 2, flip_one_byte)
-    name = manifest["parts"][2]["name"]
-    assert f"part 3 of {n} ({name}) failed its sha256 check" in text, text
-    assert f"expected {manifest['parts'][2]['sha256']}" in text
-    ctx.unroute(f"**/{name}")
+def test_damaged_parts_fail_their_sha256_check_and_the_rest_resumes(browser, site_url, manifest) -> None:
+    """Catches parts used without checking their hash or length (a truncated part 1, then a part 3 with one
+    bit flipped), a message that does not name the part, a damaged part kept in the cache, and parts already
+    verified that are fetched again on the next try (no resume)."""
+    n, parts = len(manifest["parts"]), manifest["parts"]
+    ctx = browser.new_context()
+    page = open_playground(ctx, site_url)
+    status = chat_box(page).locator(".llmbook-live-status")
+    cached = "(names) => caches.open('llmbook-model-' + %s).then(c => c.keys()).then(k => k.length)" % json.dumps(
+        manifest["version"])
+
+    def serve(damage):
+        def handler(route) -> None:
+            body = route.fetch().body()
+            route.fulfill(status=200, body=damage(body), headers={"Content-Type": "application/octet-stream"})
+        return handler
+
+    ctx.route(f"**/{parts[0]['name']}", serve(lambda body: body[: len(body) // 3]))
+    click_load(page, chat_box(page))
+    assert wait_phase(page, ("ready", "error")) == "error"
+    assert f"part 1 of {n} ({parts[0]['name']}) failed its sha256 check" in status.inner_text()
+    assert f"({parts[0]['bytes'] // 3:,} of {parts[0]['bytes']:,} bytes)" in status.inner_text()
+    assert page.evaluate(cached) == 0
+    ctx.unroute(f"**/{parts[0]['name']}")
+
+    ctx.route(f"**/{parts[2]['name']}", serve(flip_one_byte))
+    chat_box(page).locator(".llmbook-live-load").click()
+    assert wait_phase(page, ("ready", "error")) == "error"
+    text = status.inner_text()
+    assert f"part 3 of {n} ({parts[2]['name']}) failed its sha256 check: expected {parts[2]['sha256']}" in text, text
+    assert page.evaluate(cached) == 2
+    ctx.unroute(f"**/{parts[2]['name']}")
+
     page.part_requests.clear()
     chat_box(page).locator(".llmbook-live-load").click()
     assert wait_phase(page, ("ready", "error")) == "ready", page.evaluate("llmbook.live.state.error")
-    assert page.part_requests == [p["name"] for p in manifest["parts"][2:]]
+    assert page.part_requests == [p["name"] for p in parts[2:]]
     info = page.evaluate("llmbook.live.state.info")
     assert (info["cachedParts"], info["fetchedParts"]) == (2, n - 2)
     assert not page.offsite_requests
     ctx.close()
 
 
-def test_a_truncated_part_fails_its_sha256_check(browser, site_url, manifest) -> None:
-    """Catches a short part accepted (or padded with zeros) instead of failing with the part's name."""
-    n = len(manifest["parts"])
-    part = manifest["parts"][0]
-    page, text, ctx = damaged_load(browser, site_url, manifest, 0, lambda body: body[: len(body) // 3])
-    assert f"part 1 of {n} ({part['name']}) failed its sha256 check" in text, text
-    assert f"({part['bytes'] // 3:,} of {part['bytes']:,} bytes)" in text
-    assert page.evaluate("caches.open('llmbook-model-' + %s).then(c => c.keys()).then(k => k.length)"
-                         % json.dumps(manifest["version"])) == 0
-    ctx.close()
-
-
-def generate_in_page(page, prompt: str, chat: bool, steps: int) -> dict:
+def generate_in_page(page, prompt: str, chat: bool, steps: int, fast: bool = False) -> dict:
     root = chat_box(page)
     root.get_by_label("Prompt").fill(prompt)
     root.get_by_label("as a chat turn (the model's chat template)").set_checked(chat)
+    root.get_by_label("fast kernels (activations rounded to int16)").set_checked(fast)
+    root.locator(".llmbook-live-new").evaluate("""(span) => {
+      window.pieces = 0;
+      new MutationObserver(() => window.pieces++).observe(span, {childList: true, characterData: true, subtree: true});
+    }""")
     root.get_by_label("Strategy").select_option("greedy")
     root.get_by_label("New tokens at most").fill(str(steps))
+    runs = int(root.get_attribute("data-runs"))
     root.get_by_role("button", name="Generate").click()
-    page.wait_for_function("() => document.querySelector('[data-widget=live-chat]').dataset.state === 'running'")
-    page.wait_for_function("() => document.querySelector('[data-widget=live-chat]').dataset.state === 'idle'",
-                           timeout=LOAD_TIMEOUT)
+    wait_js(page, "(n) => +document.querySelector('[data-widget=live-chat]').dataset.runs > n", runs, LOAD_TIMEOUT)
     return {"ids": json.loads(root.get_attribute("data-ids")), "reason": root.get_attribute("data-reason"),
             "text": root.locator(".llmbook-live-new").inner_text(),
-            "speed": root.locator(".llmbook-live-speed").inner_text()}
+            "speed": root.locator(".llmbook-live-speed").inner_text(), "updates": page.evaluate("window.pieces")}
 
 
-@pytest.mark.parametrize("chat", [False, True], ids=["text", "chat"])
-def test_the_playground_streams_pythons_greedy_tokens(loaded, numpy_model, chat) -> None:
-    """Catches a JS engine, tokenizer, chat template or decoding loop that differs from the book's Python one:
-    the greedy continuation's ids and text must equal the NumPy engine's on the same GGUF file."""
+@pytest.mark.parametrize("chat,fast", [(False, False), (True, False), (False, True)], ids=["text", "chat", "fast"])
+def test_the_playground_streams_pythons_greedy_tokens(loaded, numpy_model, chat, fast) -> None:
+    """Catches a JS engine, tokenizer, chat template or decoding loop that differs from the book's Python one
+    (in exact and in fast mode): the greedy continuation's ids and text must equal the NumPy engine's on the
+    same GGUF file, and arrive piece by piece, not all at the end."""
     import llmbook
 
     want = llmbook.generate(numpy_model, PROMPT, max_new_tokens=GREEDY_STEPS, chat=chat, engine="numpy")
-    got = generate_in_page(loaded, PROMPT, chat, GREEDY_STEPS)
+    got = generate_in_page(loaded, PROMPT, chat, GREEDY_STEPS, fast)
     assert got["ids"] == want.ids
+    assert got["updates"] >= len(want.ids) - 1
     assert got["text"] == want.text
     assert got["reason"] == want.stop_reason
     assert "tokens/s" in got["speed"] or got["reason"] == "eos"
@@ -247,8 +255,8 @@ OWN_TEXT = "The robot picked up the ball because it was light"
 
 def live_result(page, root, widget: str, timeout: int) -> str:
     """Wait for a widget's live run to end; its state, or its status line when it failed."""
-    page.wait_for_function(f"() => ['done', 'error'].includes(document.querySelector('[data-widget={widget}]')"
-                           ".dataset.live)", timeout=timeout)
+    wait_js(page, f"() => ['done', 'error'].includes(document.querySelector('[data-widget={widget}]').dataset.live)",
+            timeout=timeout)
     state = root.get_attribute("data-live")
     return state if state == "done" else root.locator(".llmbook-live-form + .llmbook-live-status").inner_text()
 
@@ -377,6 +385,7 @@ def test_generation_stops_at_the_cache_bound(loaded, context, site_url, numpy_mo
         assert done["reason"] == "context" and done["ids"] == want
     assert not page.console_errors and not page.offsite_requests
     page.close()
+    loaded.bring_to_front()
 
 
 def test_the_stop_button_stops_a_generation(loaded) -> None:
@@ -385,10 +394,10 @@ def test_the_stop_button_stops_a_generation(loaded) -> None:
     root.get_by_label("Prompt").fill("Tell me a long story about the sea.")
     root.get_by_label("New tokens at most").fill("400")
     root.get_by_role("button", name="Generate").click()
-    loaded.wait_for_function("() => document.querySelector('[data-widget=live-chat] .llmbook-live-new').textContent")
+    wait_js(loaded, "() => document.querySelector('[data-widget=live-chat] .llmbook-live-new').textContent")
     root.get_by_role("button", name="Stop").click()
-    loaded.wait_for_function("() => document.querySelector('[data-widget=live-chat]').dataset.state === 'idle'",
-                             timeout=LOAD_TIMEOUT)
+    wait_js(loaded, "() => document.querySelector('[data-widget=live-chat]').dataset.state === 'idle'",
+            timeout=LOAD_TIMEOUT)
     assert root.get_attribute("data-reason") == "stopped"
     assert 0 < len(json.loads(root.get_attribute("data-ids"))) < 400
     assert not loaded.console_errors and not loaded.offsite_requests

@@ -86,7 +86,7 @@
         root.dataset.live = "running";
         status.textContent = "Running the model on your text\u2026";
         try {
-          const result = await live.forward({ text: input.value, attention: "all", top: 1 });
+          const result = await live.forward({ text: input.value, attention: "all", top: 1, mode: "exact" });
           if (result.ids.length > MAX_TOKENS) {
             throw new Error(`your text is ${result.ids.length} tokens; the table shows at most ${MAX_TOKENS}`);
           }

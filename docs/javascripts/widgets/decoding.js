@@ -148,7 +148,7 @@
         root.dataset.live = "running";
         status.textContent = "Running the model on your prompt\u2026";
         try {
-          const result = await live.forward({ text: input.value, chat: chat.checked, logits: true, top: 1 });
+          const result = await live.forward({ text: input.value, chat: chat.checked, logits: true, top: 1, mode: "exact" });
           const mine = { label: `Yours: ${input.value}`, text: input.value, chat: chat.checked, ids: result.ids,
             logits: result.logits, continuations: [], live: true };
           prompts.push(mine);
@@ -164,7 +164,7 @@
             }
             status.textContent = `Writing a continuation with ${c.label}\u2026`;
             const done = await live.generate({ prompt: input.value, chat: chat.checked,
-              params: { strategy: c.strategy, ...c.params }, max_new_tokens: data.new_tokens, seed: data.seed });
+              params: { strategy: c.strategy, ...c.params }, max_new_tokens: data.new_tokens, seed: data.seed, mode: "exact" });
             mine.continuations.push({ label: c.label, strategy: c.strategy, text: done.text, ids: done.ids,
               stop_reason: done.reason === "eos" ? "eos" : "length" });
             if (state.prompt === prompts.indexOf(mine)) render();

@@ -80,7 +80,7 @@
         run.disabled = true;
         root.dataset.live = "running";
         try {
-          const t = await live.trace({ text: input.value, steps: data.steps.length - 1 });
+          const t = await live.trace({ text: input.value, steps: data.steps.length - 1, mode: "exact" });
           stop();
           steps = t.steps;
           slider.max = String(steps.length - 1);

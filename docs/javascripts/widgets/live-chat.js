@@ -2,7 +2,8 @@
  *   <div class="llmbook-widget" data-widget="live-chat" data-src="generated/model/manifest.json"></div>
  * The strategies are the book's (llmbook.inference.strategies): greedy, or sampling with temperature
  * and the top-k, top-p and min-p filters; a repetition penalty with either; a seed for sampling.
- * The worker streams one message per token; the speed shown is decode tokens per second.
+ * The worker streams one message per token; the speed shown is decode tokens per second. "Fast kernels"
+ * runs the matrix products on int16 activations (the engine's fast mode); the default is exact.
  */
 (function () {
   "use strict";
@@ -36,6 +37,7 @@
         { type: "number", placeholder: ph, min: String(min), max: String(max), step: String(step) })),
       field("seed", "Seed", { type: "number", value: "0", min: "0", step: "1" }));
     const penalty = field("repetition_penalty", "Repetition penalty", { type: "number", placeholder: "off", min: "0.01", step: "0.05" });
+    const fast = el("input", { type: "checkbox", id: `${uid}-fast` });
     const maxNew = field("max_new_tokens", "New tokens at most", { type: "number", value: "48", min: "1", max: "512", step: "1" });
     const go = el("button", { type: "submit", class: "md-button md-button--primary" }, "Generate");
     const stop = el("button", { type: "button", class: "md-button", disabled: true }, "Stop");
@@ -44,7 +46,10 @@
       el("span", { class: "llmbook-live-field" }, chat, el("label", { for: chat.id, class: "llmbook-plain" },
         "as a chat turn (the model's chat template)")),
       el("span", { class: "llmbook-live-field" }, el("label", { for: strategy.id }, "Strategy"), strategy),
-      sampling, penalty, maxNew, go, stop);
+      sampling, penalty, maxNew,
+      el("span", { class: "llmbook-live-field" }, fast, el("label", { for: fast.id, class: "llmbook-plain" },
+        "fast kernels (activations rounded to int16)")),
+      go, stop);
     const given = el("span", { class: "llmbook-live-given" });
     const fresh = el("span", { class: "llmbook-live-new" });
     const output = el("div", { class: "llmbook-live-output", "aria-label": "Generated text" }, given, fresh);
@@ -77,10 +82,11 @@
     });
     sampling.disabled = true;
 
-    let running = false;
+    let running = false, runs = 0;
     function setRunning(on) {
       running = on;
       root.dataset.state = on ? "running" : "idle";
+      root.dataset.runs = String(runs);  // finished generations: a test waits for the next
       go.disabled = on || llmbook.live.state.phase !== "ready";
       stop.disabled = !on;
     }
@@ -94,7 +100,7 @@
       try {
         const seed = number("seed");
         req = { prompt: prompt.value, chat: chat.checked, params: params(), max_new_tokens: number("max_new_tokens") ?? 48,
-          seed: seed ?? 0 };
+          seed: seed ?? 0, mode: fast.checked ? "fast" : "exact" };
       } catch (err) {
         speed.textContent = err.message;
         return;
@@ -121,6 +127,7 @@
       } catch (err) {
         speed.textContent = `Generation failed: ${err.message}`;
       }
+      runs++;
       setRunning(false);
     });
 
