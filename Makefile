@@ -32,7 +32,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-examples: $(STAMP)
+# examples/bench_browser.py times the browser engine in Chromium (without it, it replays a record).
+examples: $(STAMP) browser-deps
 	$(PY) -m tools.run_examples
 
 # The fonts and MathJax the site serves itself, written into docs/assets/ (git-ignored) as plain files.
@@ -45,7 +46,7 @@ site: examples assets
 serve: examples assets
 	$(PY) -m mkdocs serve --strict -a 127.0.0.1:8000 -w llmbook -w examples
 
-browser-deps:
+browser-deps: $(STAMP)
 	@$(PY) -m tools.ensure_chromium
 
 # The pinned wabt (package-lock.json) with which tests/test_wasm_build.py rebuilds kernels.wasm.
@@ -54,10 +55,10 @@ node-deps:
 	elif [ ! -f node_modules/.package-lock.json ] || [ node_modules/.package-lock.json -ot package-lock.json ]; then \
 	  npm ci --no-audit --no-fund; fi
 
-test: examples assets browser-deps node-deps
+test: examples assets node-deps
 	$(PY) -m pytest
 
-test-full: examples assets browser-deps
+test-full: examples assets node-deps
 	LLMBOOK_SLOW=full $(PY) -m pytest
 
 # GPU benchmarks are recorded, not run by the build: examples/records/hardware_gpu/*.json, replayed by

@@ -334,12 +334,14 @@
 
   ;; ---- int16 input (fast): 8 products and their pairwise sums per i32x4.dot_i16x8_s, exact in integers
 
+  ;; --8<-- [start:idot32]
   ;; Σ q x over one block in int32 lanes: w0..w3 hold weights 0..7, 8..15, 16..23, 24..31 as int16,
   ;; xq the block's 32 int16 inputs.
   (func $idot32 (param $xq i32) (param $w0 v128) (param $w1 v128) (param $w2 v128) (param $w3 v128) (result v128)
     (i32x4.add
       (i32x4.add (i32x4.dot_i16x8_s (local.get $w0) (v128.load (local.get $xq))) (i32x4.dot_i16x8_s (local.get $w1) (v128.load offset=16 (local.get $xq))))
       (i32x4.add (i32x4.dot_i16x8_s (local.get $w2) (v128.load offset=32 (local.get $xq))) (i32x4.dot_i16x8_s (local.get $w3) (v128.load offset=48 (local.get $xq))))))
+  ;; --8<-- [end:idot32]
 
   (func $q4_1_i16_1 (type $inner) (param $p i32) (param $end i32) (param $x i32) (param $xstride i32)
                                   (param $s i32) (param $sstride i32) (param $o i32) (param $ostride i32)
