@@ -44,7 +44,7 @@ ENGINE = ROOT / "docs" / "javascripts" / "engine"
 FORMULA = "decode tokens/s = steps after the first token / their time"
 PREFILL, POSITIONS, STEPS, REPEATS = 32, (32, 512), 16, 5
 MODES = ("exact", "fast")
-TARGETS = {"exact_decode_32": 30.0, "prefill_32_s": 0.5, "slowdown_512": 2.0}  # issue 19's targets
+TARGETS = {"exact_decode_32": 30.0, "prefill_32_s": 0.5, "slowdown_512": 2.0, "fast_vs_wllama": 1.0}  # set for it
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>engine benchmark</title>
 <script type="module">
@@ -218,7 +218,25 @@ def caption(data: dict) -> str:
                  "measured on different days, so the ratio is rougher than the others).")
     else:
         text += " No record of llama.cpp in WebAssembly (@wllama/wllama) is committed yet."
-    return text
+    return text + " " + targets(data)
+
+
+def targets(data: dict) -> str:
+    """The engine's speed targets, each said to be met or not by this data."""
+    t, e, wl = data["targets"], data["results"]["engines"], data["wllama"]
+    lo, hi = (str(p) for p in data["results"]["positions"])
+    p = str(data["results"]["prefill_tokens"])
+    met = lambda ok: "met" if ok else "not met"  # noqa: E731
+    slow = max(e[m][lo]["decode_tok_s"] / e[m][hi]["decode_tok_s"] for m in MODES)
+    parts = [f"exact mode at least {t['exact_decode_32']:.0f} tokens/s at {lo} positions "
+             f"({met(e['exact'][lo]['decode_tok_s'] >= t['exact_decode_32'])}), a prefill of {p} tokens under "
+             f"{t['prefill_32_s']} s in both modes ({met(max(e[m][p]['prefill_s'] for m in MODES) < t['prefill_32_s'])}), "
+             f"decode at {hi} positions at most {t['slowdown_512']:.0f}× slower than at {lo} "
+             f"({met(slow <= t['slowdown_512'])}: {slow:.2f}× at worst)"]
+    if wl:
+        ratio = e["fast"][lo]["decode_tok_s"] / wl["results"]["decode_tok_s"][lo]
+        parts.append(f"fast mode at least {t['fast_vs_wllama']:.1f}× llama.cpp's WebAssembly decode ({met(ratio >= t['fast_vs_wllama'])})")
+    return "Targets set for this engine: " + "; ".join(parts) + "."
 
 
 LABELS = {"exact": "the browser engine, exact mode", "fast": "fast mode", "numpy": "the NumPy engine (Python, one thread)"}

@@ -66,7 +66,8 @@ def test_a_build_without_chromium_has_a_record_to_replay_and_says_so(example) ->
     caption that does not say it was replayed, or from when."""
     rec = latest_record("bench_browser")
     assert rec is not None, "no record under examples/records/bench_browser/: run examples/bench_browser.py --record"
-    data = {"environment": rec["environment"], "replayed": True, "results": rec["results"], "wllama": None}
+    data = {"environment": rec["environment"], "replayed": True, "results": rec["results"], "wllama": None,
+            "targets": example.TARGETS}
     text = example.caption(data)
     assert f"replayed from the committed record of {rec['environment']['date'][:10]}" in text
     assert "measured in this build" not in text
