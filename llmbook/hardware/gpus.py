@@ -7,7 +7,8 @@ done. Each figure here is stored exactly as published, with ``sparse=True`` wher
 page marks it so; ``dense`` halves those. B200's figures are published for an
 8-GPU HGX/DGX system; ``per`` records that, and ``value`` is divided by it.
 
-The year is the year the part was announced (an identifier, not a measured figure).
+The year is the year the part was announced (an identifier, not a measured figure), and the
+architecture the name its product page gives it.
 """
 
 from __future__ import annotations
@@ -64,12 +65,14 @@ class Figure:
 
 @dataclass(frozen=True)
 class GPU:
-    """A GPU generation: name, year announced, and its published figures (keys of ``UNITS``)."""
+    """A data-centre GPU: name, year announced, its published figures (keys of ``UNITS``) and the
+    architecture its maker names it after (two GPUs may share one: H100 and H200 are both Hopper)."""
 
     name: str
     year: int
     figures: dict[str, Figure] = field(default_factory=dict)
     note: str = ""
+    architecture: str = ""
 
     def __post_init__(self) -> None:
         unknown = set(self.figures) - set(UNITS)
@@ -101,29 +104,29 @@ GPUS: tuple[GPU, ...] = (
         "bf16_tflops": _f(125, V100_DATASHEET), "fp32_tflops": _f(15.7, V100_DATASHEET),
         "hbm_gb": _f(32, V100_DATASHEET), "hbm_tb_s": _f(0.9, V100_DATASHEET),
         "nvlink_gb_s": _f(300, V100_DATASHEET), "tdp_w": _f(300, V100_DATASHEET),
-    }, note="tensor cores do FP16 only (no BF16, no FP8); no sparsity support"),
+    }, note="tensor cores do FP16 only (no BF16, no FP8); no sparsity support", architecture="Volta"),
     GPU("A100 SXM 80GB", 2020, {
         "bf16_tflops": _f(312, A100_DATASHEET), "fp32_tflops": _f(19.5, A100_DATASHEET),
         "hbm_gb": _f(80, A100_DATASHEET), "hbm_tb_s": _f(2.039, A100_DATASHEET),
         "nvlink_gb_s": _f(600, A100_DATASHEET), "tdp_w": _f(400, A100_DATASHEET),
-    }, note="the datasheet gives dense and sparse side by side (312 | 624*); no FP8"),
+    }, note="the datasheet gives dense and sparse side by side (312 | 624*); no FP8", architecture="Ampere"),
     GPU("H100 SXM", 2022, {
         "bf16_tflops": _f(1979, H100_PAGE, sparse=True), "fp8_tflops": _f(3958, H100_PAGE, sparse=True),
         "fp32_tflops": _f(67, H100_PAGE), "hbm_gb": _f(80, H100_PAGE), "hbm_tb_s": _f(3.35, H100_PAGE),
         "nvlink_gb_s": _f(900, H100_PAGE), "tdp_w": _f(700, H100_PAGE),
-    }),
+    }, architecture="Hopper"),
     GPU("H200 SXM", 2023, {
         "bf16_tflops": _f(1979, H200_PAGE, sparse=True), "fp8_tflops": _f(3958, H200_PAGE, sparse=True),
         "fp32_tflops": _f(67, H200_PAGE), "hbm_gb": _f(141, H200_PAGE), "hbm_tb_s": _f(4.8, H200_PAGE),
         "nvlink_gb_s": _f(900, H200_PAGE), "tdp_w": _f(700, H200_PAGE),
-    }, note="the H100's compute with more and faster memory"),
+    }, note="the H100's compute with more and faster memory", architecture="Hopper"),
     GPU("B200 (HGX)", 2024, {
         "bf16_tflops": _f(36_000, HGX_PAGE, sparse=True, per=8),
         "fp8_tflops": _f(72_000, HGX_PAGE, sparse=True, per=8),
         "fp32_tflops": _f(600, HGX_PAGE, per=8),
         "hbm_gb": _f(1440, DGX_B200_PAGE, per=8), "hbm_tb_s": _f(64, DGX_B200_PAGE, per=8),
         "nvlink_gb_s": _f(1800, HGX_PAGE),
-    }, note="published for 8-GPU HGX B200 / DGX B200 systems; no per-GPU TDP on these pages"),
+    }, note="published for 8-GPU HGX B200 / DGX B200 systems; no per-GPU TDP on these pages", architecture="Blackwell"),
 )
 # --8<-- [end:table]
 
