@@ -231,7 +231,6 @@ def generation() -> list[Exercise]:
 CE_LOGITS, CE_TARGET = (2.0, 0.5, -1.0), 1
 LR = dict(max_lr=1e-3, warmup=100, total=1100)
 LR_STEP = 600
-DPO = dict(policy_chosen=-10.0, policy_rejected=-12.0, ref_chosen=-11.0, ref_rejected=-11.0, beta=0.5)
 
 
 def training() -> list[Exercise]:
@@ -241,10 +240,6 @@ def training() -> list[Exercise]:
     p = exps[CE_TARGET] / math.fsum(exps)
     lr = warmup_cosine(LR_STEP, **LR)
     progress = (LR_STEP - LR["warmup"]) / (LR["total"] - LR["warmup"])
-    d = DPO
-    dpo = float(dpo_loss(*(torch.tensor([d[k]]) for k in ("policy_chosen", "policy_rejected", "ref_chosen",
-                                                            "ref_rejected")), beta=d["beta"]))
-    margin = d["beta"] * ((d["policy_chosen"] - d["ref_chosen"]) - (d["policy_rejected"] - d["ref_rejected"]))
     return [
         _ex("cross-entropy", loss, 0.01,
             f"Softmax the logits, take the probability of token {CE_TARGET}, and the loss is its negative natural log.",
@@ -257,15 +252,6 @@ def training() -> list[Exercise]:
             [f"progress = ({LR_STEP} \u2212 {LR['warmup']}) / ({LR['total']} \u2212 {LR['warmup']}) = {fmt(progress)}",
              f"(1 + cos(\u03c0 \u00d7 {fmt(progress)})) / 2 \u2248 {fmt(0.5 * (1 + math.cos(math.pi * progress)))}",
              f"lr \u2248 {lr:.3e} = {fmt(lr * 1e4)} \u00d7 10\u207b\u2074"]),
-        _ex("dpo-loss", dpo, 0.01,
-            "DPO loss = \u2212ln \u03c3(\u03b2 \u00d7 margin), margin = (log \u03c0 \u2212 log \u03c0_ref of the chosen answer) "
-            "\u2212 (the same for the rejected one); \u03c3(x) = 1 / (1 + e^\u2212x).",
-            [f"chosen: {fmt(d['policy_chosen'])} \u2212 ({fmt(d['ref_chosen'])}) = "
-             f"{fmt(d['policy_chosen'] - d['ref_chosen'])}",
-             f"rejected: {fmt(d['policy_rejected'])} \u2212 ({fmt(d['ref_rejected'])}) = "
-             f"{fmt(d['policy_rejected'] - d['ref_rejected'])}",
-             f"\u03b2 \u00d7 margin = {fmt(d['beta'])} \u00d7 {fmt(margin / d['beta'])} = {fmt(margin)}",
-             f"\u2212ln \u03c3({fmt(margin)}) = ln(1 + e^\u2212{fmt(margin)}) \u2248 {fmt(dpo)}"]),
     ]
 
 
@@ -299,11 +285,16 @@ def hardware() -> list[Exercise]:
 # ---- alignment ---------------------------------------------------------------------------------
 BT_REWARDS = dict(chosen=1.5, rejected=0.5)
 GRPO_REWARDS, GRPO_PICK = (1.0, 0.0, 1.0, 1.0), 1  # one group of four judged answers; the second failed
+DPO = dict(policy_chosen=-10.0, policy_rejected=-12.0, ref_chosen=-11.0, ref_rejected=-11.0, beta=0.5)
 
 
 def alignment() -> list[Exercise]:
     r_c, r_r = BT_REWARDS["chosen"], BT_REWARDS["rejected"]
     p = math.exp(-float(bradley_terry_loss(torch.tensor([r_c]), torch.tensor([r_r]))))  # loss = -ln p
+    d = DPO
+    dpo = float(dpo_loss(*(torch.tensor([d[k]]) for k in ("policy_chosen", "policy_rejected", "ref_chosen",
+                                                            "ref_rejected")), beta=d["beta"]))
+    margin = d["beta"] * ((d["policy_chosen"] - d["ref_chosen"]) - (d["policy_rejected"] - d["ref_rejected"]))
     rewards = torch.tensor(GRPO_REWARDS)
     adv = float(group_advantages(rewards, group_size=len(GRPO_REWARDS))[GRPO_PICK])
     mean, std = float(rewards.mean()), float(rewards.std())
@@ -314,6 +305,15 @@ def alignment() -> list[Exercise]:
             "\u03c3(x) = 1 / (1 + e^\u2212x).",
             [f"r_chosen \u2212 r_rejected = {fmt(r_c)} \u2212 {fmt(r_r)} = {fmt(r_c - r_r)}",
              f"\u03c3({fmt(r_c - r_r)}) = 1 / (1 + e^\u2212{fmt(r_c - r_r)}) \u2248 {fmt(p)}"]),
+        _ex("dpo-loss", dpo, 0.01,
+            "DPO loss = \u2212ln \u03c3(\u03b2 \u00d7 margin), margin = (log \u03c0_\u03b8 \u2212 log \u03c0_ref of the chosen answer) "
+            "\u2212 (the same for the rejected one); \u03c3(x) = 1 / (1 + e^\u2212x).",
+            [f"chosen: {fmt(d['policy_chosen'])} \u2212 ({fmt(d['ref_chosen'])}) = "
+             f"{fmt(d['policy_chosen'] - d['ref_chosen'])}",
+             f"rejected: {fmt(d['policy_rejected'])} \u2212 ({fmt(d['ref_rejected'])}) = "
+             f"{fmt(d['policy_rejected'] - d['ref_rejected'])}",
+             f"\u03b2 \u00d7 margin = {fmt(d['beta'])} \u00d7 {fmt(margin / d['beta'])} = {fmt(margin)}",
+             f"\u2212ln \u03c3({fmt(margin)}) = ln(1 + e^\u2212{fmt(margin)}) \u2248 {fmt(dpo)}"]),
         _ex("grpo-advantage", adv, 0.01,
             "Subtract the group's mean reward and divide by its standard deviation (with n \u2212 1 in the "
             "denominator, as torch.std does).",
