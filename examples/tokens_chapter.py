@@ -4,7 +4,10 @@
 - exports the playground's rank files (cl100k_base, o200k_base, the book's), gzip'd, plus a
   manifest with each tokenizer's pre-split pattern rewritten for JavaScript;
 - exports the BPE stepper's steps on a small string;
-- draws bytes per character by script, and tokens for the same text across tokenizers.
+- draws bytes per character by script, and tokens for the same text across tokenizers;
+- writes the numbers the chapter's prose quotes, each a one-line fragment it includes
+  (``tokens/n_*.txt``, no trailing newline, so it reads inside a sentence), and the two
+  figures' image lines with their alt text (``tokens/*_figure.md``).
 """
 
 import gzip
@@ -16,10 +19,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import regex  # noqa: E402
 
 from llmbook import tokenizer  # noqa: E402
-from tools.corpus import stdlib_files  # noqa: E402
+from tools.corpus import stdlib_documents  # noqa: E402
 from tools.export import generated_path, save_figure, write_json  # noqa: E402
 from llmbook.tokenizer.bpe import merge_pair  # noqa: E402
-from llmbook.tokenizer.train import count_pieces, learn_merges  # noqa: E402
+from llmbook.tokenizer.train import count_pieces, learn_merges, ranks_from_learned_merges  # noqa: E402
+
+BOOK_VOCAB = 4096
+BOOK_SPECIAL = ["<|endoftext|>"]
 
 STEPPER_TEXT = "a rose is a rose is a rose; roses arose"
 SAMPLES = {  # the same short message in several languages, then numbers and code
@@ -39,7 +45,7 @@ SAMPLES = {  # the same short message in several languages, then numbers and cod
 }
 SCRIPTS = {
     "Latin (ASCII)": "abcdefghijklmnopqrstuvwxyz",
-    "Latin, accented": "éèêëàâäôöûüçñßøåæœ",
+    "Latin (accented)": "éèêëàâäôöûüçñßøåæœ",
     "Greek": "αβγδεζηθικλμνξοπρστυφχψω",
     "Cyrillic": "абвгдежзийклмнопрстуфхцчшщ",
     "Hebrew": "אבגדהוזחטיכלמנסעפצקרשת",
@@ -129,10 +135,51 @@ def stepper_steps(text: str, n: int) -> dict:
     return {"text": text, "steps": steps}
 
 
+def fragment(name: str, text: str) -> None:
+    """A number for the chapter's prose: ``generated/tokens/n_<name>.txt``, one line, no newline
+    (pymdownx.snippets would end the sentence's paragraph at a trailing newline)."""
+    assert "\n" not in text, text
+    generated_path(f"tokens/n_{name}.txt").write_text(text, encoding="utf-8")
+
+
+def figure_line(name: str, alt: str) -> None:
+    """The image line of ``generated/tokens/<name>.svg`` with its alt text, for the chapter to include."""
+    assert "]" not in alt and "\n" not in alt, alt
+    generated_path(f"tokens/{name}_figure.md").write_text(f"![{alt}](generated/tokens/{name}.svg)\n",
+                                                          encoding="utf-8")
+
+
+def train_book(texts: list[str]) -> tuple[tokenizer.Tokenizer, int]:
+    """``tokenizer.train(texts, BOOK_VOCAB, special_tokens=BOOK_SPECIAL)`` in its three steps, so
+    that the number of distinct pieces, which the chapter quotes, costs no second pre-split."""
+    counts = count_pieces(texts, tokenizer.CL100K_PATTERN, BOOK_SPECIAL)
+    merges = learn_merges(counts, BOOK_VOCAB - 256 - len(BOOK_SPECIAL))
+    ranks = ranks_from_learned_merges(merges)
+    specials = {t: len(ranks) + k for k, t in enumerate(BOOK_SPECIAL)}
+    return tokenizer.Tokenizer(ranks, tokenizer.CL100K_PATTERN, specials, name="book-4096"), len(counts)
+
+
+def unicode_characters() -> int:
+    """Characters Unicode assigns in the tables of ``regex`` (the ones the pre-split uses): every code
+    point but unassigned ones, surrogates, private use and controls, the way Unicode counts them."""
+    every = "".join(map(chr, range(0x110000)))
+    return len(regex.findall(r"[^\p{Cn}\p{Cs}\p{Co}\p{Cc}]", every))
+
+
+def download_size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.2f} MB" if n_bytes >= 100_000 else f"{n_bytes / 1e3:.0f} kB"
+
+
 def main() -> None:
-    print("training the book's tokenizer (4,096 ids) on the stdlib corpus ...", flush=True)
-    book = tokenizer.train(list(stdlib_files()), 4096, special_tokens=["<|endoftext|>"], name="book-4096")
+    print(f"training the book's tokenizer ({BOOK_VOCAB:,} ids) on the stdlib corpus ...", flush=True)
+    texts = [text for _, text in stdlib_documents()]
+    book, n_pieces = train_book(texts)
+    assert book.vocab_size == BOOK_VOCAB, book
     book.save(generated_path("tokens/book-4096.json"))
+    fragment("corpus_files", f"{len(texts):,}")
+    fragment("corpus_chars", f"{sum(map(len, texts)) / 1e6:.1f} million")
+    fragment("corpus_pieces", f"{n_pieces:,}")
+    fragment("unicode_characters", f"{unicode_characters():,}")
 
     print("exporting the playground ...", flush=True)
     entries = []
@@ -145,6 +192,8 @@ def main() -> None:
         print(f"  {tok.name}: {entry['tokens']} tokens, {entry['bytes_raw']:,} B raw, "
               f"{entry['bytes_gzip']:,} B gzip", flush=True)
     write_json("tokens/playground.json", {"tokenizers": entries, "examples": PLAYGROUND_STRINGS})
+    for entry in entries:
+        fragment(f"download_{entry['name']}", download_size(entry["bytes_gzip"]))
 
     print("exporting the BPE stepper ...", flush=True)
     write_json("tokens/stepper.json", stepper_steps(STEPPER_TEXT, 12))
@@ -159,11 +208,17 @@ def main() -> None:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     save_figure(fig, "tokens/bytes_per_script.svg")
+    by_width: dict[float, list[str]] = {}
+    for name, width in zip(names, per_char):
+        by_width.setdefault(width, []).append(name)
+    figure_line("bytes_per_script", "UTF-8 bytes per character for several scripts: " + "; ".join(
+        f"{width:g} for {', '.join(group)}" for width, group in sorted(by_width.items())))
 
     toks = {"gpt2": tokenizer.load("gpt2"), "cl100k_base": tokenizer.load("cl100k_base"),
             "o200k_base": tokenizer.load("o200k_base"), "book-4096": book}
     counts = {name: [len(t.encode(s)) for s in SAMPLES.values()] for name, t in toks.items()}
-    write_json("tokens/compare.json", {"samples": SAMPLES, "tokens": counts})
+    write_json("tokens/compare.json", {"samples": SAMPLES, "tokens": counts,
+                                       "vocab_size": {name: t.vocab_size for name, t in toks.items()}})
     fig, ax = plt.subplots(figsize=(8, 4.6))
     rows = list(SAMPLES)
     width = 0.2
@@ -176,6 +231,10 @@ def main() -> None:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     save_figure(fig, "tokens/compare.svg")
+    languages = [row for row in SAMPLES if row not in ("Numbers", "Python")]
+    figure_line("compare", f"Tokens for the same sentence in {len(languages)} languages, a line of numbers and "
+                f"a line of Python, for gpt2, cl100k_base, o200k_base and the book's {book.vocab_size:,}-token "
+                "vocabulary")
     print("done", flush=True)
 
 
