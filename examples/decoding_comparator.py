@@ -24,16 +24,17 @@ PROMPTS = [
     {"id": "chat-sea", "label": "Chat: Write one sentence about the sea.",
      "text": "Write one sentence about the sea.", "chat": True},
 ]
-# label -> (strategy, parameters); sampling strategies use seed 0
+# label -> (strategy, parameters); sampling strategies use seed 0. The labels use the chapter's symbols
+# (notation.md): tau the temperature, k top-k's count, alpha contrastive search's penalty.
 STRATEGIES = [
     ("greedy", "greedy", {}),
-    ("sample, T = 1", "sample", {}),
-    ("sample, T = 1.8", "sample", {"temperature": 1.8}),
+    ("sample, τ = 1", "sample", {}),
+    ("sample, τ = 1.8", "sample", {"temperature": 1.8}),
     ("top-k, k = 40", "top-k", {"top_k": 40}),
-    ("top-p, p = 0.9", "top-p", {"top_p": 0.9}),
-    ("min-p, p = 0.1", "min-p", {"min_p": 0.1}),
+    ("top-p 0.9", "top-p", {"top_p": 0.9}),
+    ("min-p 0.1", "min-p", {"min_p": 0.1}),
     ("beam search, 4 beams", "beam", {"num_beams": 4}),
-    ("contrastive, alpha = 0.6, k = 4", "contrastive", {"penalty_alpha": 0.6, "top_k": 4}),
+    ("contrastive, α = 0.6, k = 4", "contrastive", {"penalty_alpha": 0.6, "top_k": 4}),
 ]
 NEW_TOKENS = 30
 SEED = 0
