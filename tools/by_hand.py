@@ -17,8 +17,8 @@ from llmbook.layers.attention import softmax_np
 QUERY = (1.5, -0.5, 2.0)
 KEY = (0.8, 1.2, -1.0)
 SCORES = (2.0, 1.0, 0.1)
-WEIGHTS = (0.66, 0.24, 0.10)
-VALUES_FIRST_DIM = (1.0, 0.0, 0.0)
+WEIGHTS = tuple(round(float(w), 2) for w in softmax_np(np.array(SCORES)))  # (0.66, 0.24, 0.1): exercise 2's, rounded
+VALUES_FIRST_DIM = (2.0, -1.0, 4.0)  # every value counts: the answer is no single weight
 
 
 def fmt(x: float) -> str:
