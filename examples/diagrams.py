@@ -96,8 +96,12 @@ class Svg:
                 f"<title>{escape(self.title)}</title><defs>{markers}</defs>\n{body}\n</svg>\n")
 
 
+SAVED: list[str] = []  # the diagrams written, for the summary line
+
+
 def save(svg: Svg, name: str) -> None:
     """Write ``diagrams/<name>.svg`` and ``diagrams/<name>-dark.svg``."""
+    SAVED.append(name)
     for theme, suffix in (("light", ""), ("dark", "-dark")):
         generated_path(f"diagrams/{name}{suffix}.svg").write_text(svg.render(THEMES[theme]), encoding="utf-8")
 
@@ -125,6 +129,33 @@ for x0, norm, op, sub in ((70, "RMSNorm", "attention", f"{H} heads \u00d7 {D}"),
 s.text(745, 218, "each branch reads a normalised copy and adds its output to x;", 12, "muted", anchor="end")
 s.text(745, 236, "x itself is never normalised inside the blocks", 12, "muted", anchor="end")
 save(s, "block")
+
+# ---- the residual stream: one channel that every block reads and adds to --------------------
+s = Svg(760, 310, f"The residual stream: a channel of {C} numbers per token that the embedding writes, "
+                  f"every one of the {L} blocks reads and adds to, and the output layer reads")
+s.text(380, 22, f"the residual stream: every one of the {L} blocks reads it and adds to it", 15, weight="bold")
+band_top, band_bottom = 160, 200
+s.rect(20, band_top, 720, band_bottom - band_top, "box", "line", 8)
+s.arrow(30, 192, 728, 192, "muted", 1.5)
+s.text(380, 183, f"residual stream x: (T, {C}), one row per token", 13)
+for x0, label in ((30, "block 0"), (230, "block 1"), (520, f"block {L - 1}")):
+    s.rect(x0, 36, 190, 78, "none_fill", "muted", 6)
+    s.text(x0 + 95, 52, label, 12, weight="bold")
+    for bx, op in ((x0 + 8, "attention"), (x0 + 100, "feed-forward")):
+        s.box(bx, 60, 82, 40, op, "accent_box", "accent", 11)
+        s.arrow(bx + 20, band_top, bx + 20, 102)  # read: a normalised copy of the stream
+        s.arrow(bx + 62, 102, bx + 62, band_top - 12, "fg")  # write: added back
+        s.circle(bx + 62, band_top, 11, "box", "fg")
+        s.text(bx + 62, band_top + 5, "+", 15, weight="bold")
+s.text(460, 80, "\u22ef", 22, "muted")
+s.text(380, 242, "\u2191 each part reads a normalised copy of the stream", 12, "muted")
+s.text(380, 262, "\u2193 + and adds its result back", 12, "muted")
+s.box(20, 228, 170, 40, "embedding", "faint", "muted", 13, "writes the token's row")
+s.arrow(105, 228, 105, band_bottom + 2)
+s.box(570, 228, 170, 40, "final norm, output", "faint", "muted", 13, "reads the end: logits")
+s.arrow(655, band_bottom, 655, 226)
+s.text(380, 298, "each block adds its result; nothing in the stream is overwritten", 12, "muted")
+save(s, "residual_stream")
 
 # ---- split into heads and back --------------------------------------------------------------
 s = Svg(760, 300, f"A vector of {C} numbers split into {H} heads of {D}, attended separately, joined and mixed by W_O")
@@ -331,4 +362,4 @@ save(s, "context_window")
 write_json("diagrams/numbers.json", {"dim": C, "heads": H, "kv_heads": KV, "head_dim": D, "layers": L,
                                      "ffn": F, "vocab": V, "kv_bytes_per_token": per_token,
                                      "decode_intensity": decode.intensity, "prefill_intensity": prefill.intensity})
-print(f"diagrams: 12 x 2 themes; SmolLM2 C={C} H={H} KV={KV} D={D}; KV cache {per_token:,} bytes per token")
+print(f"diagrams: {len(SAVED)} x 2 themes; SmolLM2 C={C} H={H} KV={KV} D={D}; KV cache {per_token:,} bytes per token")
