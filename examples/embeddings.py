@@ -4,7 +4,7 @@
   (3 decimals), length, and 8 nearest tokens of the whole vocabulary by cosine
 - generated/model/embeddings_2d.svg: the words projected onto two principal directions
 - generated/model/contextual_bank.svg: cosine similarity of " bank" in three sentences,
-  layer by layer through the residual stream (static at layer 0, contextual after)
+  block by block through the residual stream (static after 0 blocks, contextual after)
 """
 
 from __future__ import annotations
@@ -70,20 +70,20 @@ BANK_SENTENCES = {"river": "I sat on the river bank", "grassy": "We walked along
 
 
 def plot_contextual(model: Llama) -> None:
-    """Cosine of " bank" between sentences at every depth of the residual stream."""
+    """Cosine of " bank" between sentences at every depth of the residual stream (shown in "A real model")."""
     tok = model.tokenizer
     bank = tok.encode(" bank")[0]
     states = {}
     for name, sentence in BANK_SENTENCES.items():
         ids = tok.encode(sentence)
-        states[name] = residual_stream(model, ids)[:, ids.index(bank)]  # (layers + 1, C)
+        states[name] = residual_stream(model, ids)[:, ids.index(bank)]  # (layers + 1, C): after 0..L blocks
     fig, ax = plt.subplots(figsize=(7, 4))
     pairs = [("river", "grassy", "#2e7d32", "-"), ("river", "money", "#ff7043", "--"),
              ("grassy", "money", "#8e24aa", ":")]
     for a, b, colour, style in pairs:
         ax.plot(cosine_similarity(states[a], states[b]), color=colour, linestyle=style,
                 label=f"{a} bank ~ {b} bank" + (" (same sense)" if b != "money" else ""))
-    ax.set(xlabel="layer (0 = the embedding table)", ylabel="cosine similarity of \" bank\"",
+    ax.set(xlabel="blocks applied (0 = the embedding table)", ylabel="cosine similarity of \" bank\"",
            title="One embedding row, different contexts (SmolLM2-135M)")
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()

@@ -35,7 +35,7 @@ def test_neighbours_shown_equal_python(page, site_url, site_dir) -> None:  # noq
 
 
 def test_contextual_figure_and_notebook_figures_shown(page, site_url) -> None:  # noqa: ANN001
-    page.goto(site_url + "embeddings/", wait_until="load")
+    page.goto(site_url + "real-model/", wait_until="load")  # "Same word, different meaning" moved there
     figure = page.locator('img[src$="generated/model/contextual_bank.svg"]')
     assert figure.count() == 1
     assert figure.evaluate("img => img.complete && img.naturalWidth > 0")
