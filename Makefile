@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: serve site examples assets test test-full test-fast browser-deps clean help gpu-records
+.PHONY: serve site examples assets test test-site test-full test-fast browser-deps clean help gpu-records
 
 help:
 	@echo "make serve      build everything and serve the book at http://127.0.0.1:8000"
@@ -55,11 +55,23 @@ node-deps:
 	elif [ ! -f node_modules/.package-lock.json ] || [ node_modules/.package-lock.json -ot package-lock.json ]; then \
 	  npm ci --no-audit --no-fund; fi
 
-test: examples assets node-deps
-	$(PY) -m pytest
+# The site is built once for the browser tests; pytest runs in TEST_WORKERS processes (pytest-xdist), one
+# thread each (two processes with two threads each on two cores run several times slower), each test file
+# in one process (a page's code blocks share its namespace, a module its fixtures).
+TEST_WORKERS ?= 2
+TEST_SITE := .cache/site
+PYTEST := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 LLMBOOK_SITE_DIR=$(CURDIR)/$(TEST_SITE) \
+  $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-test-full: examples assets node-deps
-	LLMBOOK_SLOW=full $(PY) -m pytest
+test-site: examples assets
+	@rm -rf $(TEST_SITE)
+	$(PY) -m mkdocs build --strict --quiet --site-dir $(TEST_SITE)
+
+test: test-site node-deps
+	$(PYTEST)
+
+test-full: test-site node-deps
+	LLMBOOK_SLOW=full $(PYTEST)
 
 # GPU benchmarks are recorded, not run by the build: examples/records/hardware_gpu/*.json, replayed by
 # examples/hardware_roofline.py. Without CUDA this prints one line, does nothing and exits 0.
