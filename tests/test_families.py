@@ -27,6 +27,9 @@ def test_every_row_is_sourced_and_typed() -> None:
     (dict(params_b=(1.0, -2.0)), "params_b must be positive sizes or None"),
     (dict(context_length=0), "context_length must be >= 1 or None"),
     (dict(active_b=9.0), "active_b must be smaller than the total size"),
+    (dict(layers=(12,)), "layers must give one positive integer per size"),
+    (dict(widths=(768, 0)), "widths must give one positive integer per size"),
+    (dict(shape_source="example.org/x"), "a source must be an https:// address"),
 ])
 def test_a_bad_row_is_refused(change, message) -> None:
     """Catches a ``Family`` that accepts an unsourced or impossible row."""
@@ -41,7 +44,10 @@ def test_closed_models_have_no_guessed_size() -> None:
     gpt4 = family("GPT-4")
     assert (gpt4.open_weights, gpt4.params_b, gpt4.context_length) == (False, None, None)
     assert format_params(gpt4) == "not disclosed" and format_context(None) == "not stated"
-    assert {f.name for f in FAMILIES if not f.open_weights} == {"GPT-3", "GPT-4"}
+    assert {f.name for f in FAMILIES if not f.open_weights} == {"GPT-3", "GPT-4", "Gemini 1.0", "Claude 3"}
+    claude = family("Claude 3")
+    assert (claude.params_b, claude.layers, claude.widths) == (None, None, None)
+    assert family("Gemini 1.0").layers is None and family("GPT-4").widths is None
 
 
 def test_mixtures_of_experts_show_the_active_part() -> None:
@@ -72,5 +78,6 @@ def test_bad_rows_are_refused_with_the_field_named() -> None:
 def test_smollm2_row_agrees_with_the_model_file(smollm: Any) -> None:
     row = family("SmolLM2-135M")
     assert row.context_length == smollm.config.context_length == 8192
+    assert row.layers == (smollm.config.n_layers,) and row.widths == (smollm.config.dim,)
     n = sum(p.numel() for p in smollm.parameters())  # the tied embedding counted once
     assert row.params_b is not None and abs(n / 1e9 - row.params_b[0]) < 0.001, n  # "135M" is n rounded to 1M
