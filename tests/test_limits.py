@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from llmbook.inference.generate import generate
-from llmbook.limits.probes import (addition_problems, addition_prompt, pronoun_probabilities, read_integer,
-                                      token_probabilities)
+from llmbook.limits.probes import (WORKED, addition_problems, addition_prompt, bare_prompt, pronoun_probabilities,
+                                      read_answer, read_integer, steps_prompt, token_probabilities, worked_steps)
 
 
 def test_addition_problems_are_seeded_and_have_the_right_size() -> None:
@@ -32,6 +32,24 @@ def test_the_judge_reads_the_first_integer() -> None:
     assert read_integer("-12 apples") == -12
     assert read_integer(" no number") is None
     assert addition_prompt(12, 30).endswith("\n12 + 30 =")
+
+
+def test_the_step_by_step_prompt_is_correct_arithmetic() -> None:
+    """Catches a worked example with a wrong carry or sum (the model would be taught a mistake), and a judge that
+    reads a number from the steps instead of the answer line."""
+    for a in range(10, 100):
+        for b in range(10, 100, 7):
+            lines = worked_steps(a, b).splitlines()
+            ones, tens = a % 10 + b % 10, a // 10 + b // 10 + (a % 10 + b % 10) // 10
+            assert lines[1].endswith(f"= {ones}, write {ones % 10}, carry {ones // 10}")
+            assert 10 * tens + ones % 10 == a + b == read_answer(worked_steps(a, b))
+    prompt = steps_prompt(63, 40)
+    assert prompt.count("Answer:") == len(WORKED) and prompt.endswith("\n\nProblem: 63 + 40\n")
+    assert bare_prompt(63, 40) == "63 + 40 ="
+    assert read_answer("Ones: 3 + 0 = 3\nAnswer: 1,003") == 1003 and read_answer("Ones: 3 + 0 = 3") is None
+    for bad in ((5, 40), (63, 100), (63.0, 40)):
+        with pytest.raises(ValueError, match="two 2-digit numbers"):
+            worked_steps(*bad)
 
 
 def test_token_probabilities_equal_the_softmax_at_each_step(smollm: Any) -> None:

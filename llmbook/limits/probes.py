@@ -8,6 +8,9 @@ reader can rerun it and the book can assert its output:
 - :func:`addition_problems`, :func:`addition_prompt`, :func:`read_integer`: seeded sums
   of a given number of digits, a fixed few-shot prompt, and a judge that reads the
   first integer of the answer;
+- :func:`bare_prompt`, :func:`worked_steps`, :func:`steps_prompt`, :func:`read_answer`: the same
+  sums asked with no examples, and with worked examples that write out every step
+  (chain of thought), and a judge that reads the number after "Answer:";
 - :func:`pronoun_probabilities`: the probability of " he" and " she" as the next
   token after "The <occupation> said that", a tiny version of published bias probes.
 """
@@ -33,7 +36,7 @@ def token_probabilities(model: Any, prompt_ids: list[int], new_ids: list[int]) -
     if not prompt_ids or not new_ids:
         raise ValueError(f"need at least one prompt id and one new id, got {len(prompt_ids)} and {len(new_ids)}")
     ids = torch.tensor([prompt_ids + new_ids])  # (1, T)
-    logp = next_token_logprobs(model(ids), ids)[0, len(prompt_ids) - 1 :]  # (N,): position i scores token i + 1
+    logp = next_token_logprobs(model(ids), ids)[0, len(prompt_ids) - 1 :]  # (n,): position i scores token i + 1
     return logp.exp().tolist()
 # --8<-- [end:confidence]
 
@@ -57,6 +60,38 @@ def read_integer(text: str) -> int | None:
     m = INTEGER.search(text)
     return None if m is None else int(m.group(0).replace(",", ""))
 # --8<-- [end:sums]
+
+
+# --8<-- [start:prompting]
+WORKED = ((27, 85), (43, 51), (68, 17))  # the solved examples of the step-by-step prompt
+
+
+def bare_prompt(a: int, b: int) -> str:
+    """No examples: only the sum to complete."""
+    return f"{a} + {b} ="
+
+
+def worked_steps(a: int, b: int) -> str:
+    """The written-out addition of two 2-digit numbers: ones with their carry, then tens, then the answer."""
+    for name, v in (("a", a), ("b", b)):
+        if not isinstance(v, int) or not 10 <= v <= 99:
+            raise ValueError(f"worked_steps needs two 2-digit numbers, got {name}={v!r}")
+    ones, carry = (a % 10 + b % 10) % 10, (a % 10 + b % 10) // 10
+    tens = a // 10 + b // 10 + carry
+    return (f"Problem: {a} + {b}\nOnes: {a % 10} + {b % 10} = {a % 10 + b % 10}, write {ones}, carry {carry}\n"
+            f"Tens: {a // 10} + {b // 10} + {carry} = {tens}, write {tens}\nAnswer: {a + b}")
+
+
+def steps_prompt(a: int, b: int) -> str:
+    """Chain of thought by example: three sums worked step by step, then ``a + b`` for the model to work."""
+    return "\n\n".join(worked_steps(x, y) for x, y in WORKED) + f"\n\nProblem: {a} + {b}\n"
+
+
+def read_answer(text: str) -> int | None:
+    """The integer after the last "Answer:" in ``text``, or None if there is no such line."""
+    _, found, after = text.rpartition("Answer:")
+    return read_integer(after) if found else None
+# --8<-- [end:prompting]
 
 
 # --8<-- [start:pronouns]
