@@ -54,7 +54,7 @@ def test_an_example_may_end_with_sys_exit(sandbox):
     examples, generated = sandbox
     (examples / "a_ok.py").write_text("import sys\nfrom tools.export import write_json\n"
                                     "write_json('ok/x.json', {})\nsys.exit(0)\n")
-    (examples / "b_bad.py").write_text("import sys\nsys.exit(3)\n")
+    (examples / "b_bad.py").write_text("import sys, time\ntime.sleep(3)\nsys.exit(3)\n")  # ends after a_ok
     with pytest.raises(SystemExit, match=r"example examples/b_bad.py failed \(exit 3\)"):
         runner.main([])
     assert json.loads((runner.CACHE / "a_ok.py.json").read_text())["outputs"] == ["ok/x.json"]
@@ -89,31 +89,48 @@ def test_unknown_example_name(sandbox, capsys):
 
 
 
-def test_background_lane_and_timed_examples_run_in_order(sandbox, capsys, monkeypatch):
-    """A BESIDE example runs in the background while the others run; bench_* ones start only after it ended.
-    Each example's cache entry lists only the files it wrote, though two ran at once."""
+def test_two_lanes_then_the_timed_examples_alone(sandbox, capsys, monkeypatch):
+    """Untimed examples run two at a time with one thread each, the LONG one started first; bench_* ones start
+    only after both ended, with every thread. Each example's cache entry lists only the files it wrote, though
+    two ran at once."""
     examples, generated = sandbox
-    monkeypatch.setattr(runner, "BESIDE", ("slow",))
-    (examples / "slow.py").write_text(
-        "import os, time\nfrom tools.export import write_json\n"
-        "assert os.environ['OMP_NUM_THREADS'] == '1'\n"
-        "time.sleep(1.5)\nwrite_json('slow/done.json', {'ok': 1})\nprint('slow finished')\n")
+    monkeypatch.setattr(runner, "LONG", ("slow",))
     (examples / "quick.py").write_text(
         "import os\nfrom tools.export import write_json, GENERATED\n"
         "assert os.environ['OMP_NUM_THREADS'] == '1'\n"
         "write_json('quick/out.json', {'slow_done_yet': (GENERATED / 'slow/done.json').exists()})\n")
+    (examples / "slow.py").write_text(
+        "import os, time\nfrom tools.export import write_json\n"
+        "assert os.environ['OMP_NUM_THREADS'] == '1'\n"
+        "time.sleep(1.5)\nwrite_json('slow/done.json', {'ok': 1})\nprint('slow finished')\n")
     (examples / "bench_x.py").write_text(
-        "from tools.export import write_json, GENERATED\n"
-        "assert (GENERATED / 'slow/done.json').exists(), 'a benchmark started before the background ended'\n"
+        "import os\nfrom tools.export import write_json, GENERATED\n"
+        "assert (GENERATED / 'slow/done.json').exists(), 'a benchmark started before the lanes ended'\n"
+        "assert os.environ.get('OMP_NUM_THREADS') != '1', 'a benchmark ran with the lanes one thread'\n"
         "write_json('bench/x.json', {'ok': 1})\n")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert runner.main([]) == 0
     out = capsys.readouterr().out
-    assert out.index("running in the background") < out.index("quick.py: running") < out.index("slow finished") \
+    assert out.index("slow.py: running") < out.index("quick.py: running") < out.index("slow finished") \
         < out.index("bench_x.py: running alone")
     assert (generated / "quick/out.json").read_text() == '{"slow_done_yet":false}'  # they did overlap
     outputs = {s: json.loads((runner.CACHE / f"{s}.py.json").read_text())["outputs"] for s in ("slow", "quick", "bench_x")}
     assert outputs == {"slow": ["slow/done.json"], "quick": ["quick/out.json"],
                        "bench_x": ["bench/x.json"]}
+
+
+def test_the_longest_start_first_by_the_last_runs_time(sandbox, monkeypatch):
+    """Catches lanes filled in file order (a long example started last leaves one core idle at the end)."""
+    examples, _ = sandbox
+    monkeypatch.setattr(runner, "LONG", ("b_listed",))
+    names = ("a_short", "b_listed", "c_long", "d_new")
+    for n in names:
+        (examples / f"{n}.py").write_text("pass\n")
+    runner.CACHE.mkdir(parents=True)
+    for n, secs in (("a_short", 2.0), ("c_long", 90.0)):
+        runner.cache_file(examples / f"{n}.py").write_text(json.dumps({"seconds": secs}))
+    order = [s.stem for s in runner.longest_first([examples / f"{n}.py" for n in names])]
+    assert order == ["b_listed", "c_long", "a_short", "d_new"]
 
 
 def test_a_new_record_reruns_the_example_that_reads_it(sandbox, capsys, monkeypatch, tmp_path):

@@ -12,11 +12,12 @@ the source of every ``llmbook`` and ``tools`` module it imported last time, the
 lock file, and the committed records it read last time (``examples/records/``).
 A failing example stops the build and names the example.
 
-Order, on a 2-core machine: the long one-thread training runs in ``BESIDE`` start
-first, in the background, while the other examples run one after another with one
-thread each (two processes with two threads each on two cores run several times
-slower). Examples that measure speed (``bench_*`` and those in ``TIMED``) run last,
-alone, once the background has finished, so nothing else shares the machine while
+Order, on a 2-core machine: the examples that time nothing run ``SLOTS`` at a time,
+one thread each (two processes with two threads each on two cores run several times
+slower), the longest first (by the last run's time, else in the order of ``LONG``),
+so both lanes end together; each one's output is shown when it ends. A lone stale
+example gets every thread. Examples that measure speed (``bench_*`` and those in
+``TIMED``) run last, alone, one after another, so nothing else shares the machine while
 they time. Each example's output files are the ones it asked ``tools.export`` for.
 """
 
@@ -36,7 +37,9 @@ EXAMPLES = ROOT / "examples"
 NOTEBOOKS = EXAMPLES / "notebooks"
 GENERATED = Path(os.environ.get("LLMBOOK_GENERATED", ROOT / "docs" / "generated"))  # as tools.export
 CACHE = ROOT / ".cache" / "examples"
-BESIDE = ("align_run",)  # one thread, minutes long, times nothing: runs beside the others
+SLOTS = 2  # examples at once (one thread each): the build machines have two cores
+LONG = ("align_run", "interpret", "train_tiny", "decoding_comparator", "train_bf16", "tokens_chapter",
+        "train_ablations", "lora_instruct")  # started first on a cold build, when no last run's time is known
 TIMED = ("hardware_roofline",)  # measures speed, like the bench_* scripts: runs alone
 ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
@@ -129,6 +132,41 @@ def finish(script: Path, proc: subprocess.Popen, t0: float) -> None:
     print(f"{label(script)}: done in {elapsed:.1f} s, wrote {len(outputs)} file(s)", flush=True)
 
 
+def last_seconds(script: Path) -> float | None:
+    entry = cache_file(script)
+    return json.loads(entry.read_text()).get("seconds") if entry.exists() else None
+
+
+def longest_first(scripts: list[Path]) -> list[Path]:
+    """By the last run's time where known; with none known, the ``LONG`` ones first, in that order."""
+    def estimate(s: Path) -> float:
+        known = last_seconds(s)
+        if known is not None:
+            return known
+        return 1e6 - LONG.index(s.stem) if s.stem in LONG else 0.0
+    return sorted(scripts, key=estimate, reverse=True)
+
+
+def run_lanes(scripts: list[Path]) -> None:
+    """Run ``scripts`` ``SLOTS`` at a time, one thread each, the longest first; a failure stops the others."""
+    queue, running = longest_first(scripts), []  # running: (script, process, start time)
+    try:
+        while queue or running:
+            while queue and len(running) < SLOTS:
+                script = queue.pop(0)
+                print(f"{label(script)}: running, one thread (its output follows when it ends)", flush=True)
+                running.append((script, start(script, ONE_THREAD, background=True), time.perf_counter()))
+            ended = next((r for r in running if r[1].poll() is not None), None)
+            if ended is None:
+                time.sleep(0.1)
+                continue
+            running.remove(ended)
+            finish(*ended)
+    finally:
+        for _, proc, _ in running:  # one failed: stop the rest too
+            proc.kill()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="only these examples (file stems)")
@@ -148,26 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     for s in scripts:
         if s not in stale:
             print(f"{label(s)}: unchanged, cached", flush=True)
-    beside = [s for s in stale if s.stem in BESIDE]
-    rest = [s for s in stale if s not in beside and not measures_speed(s)]
+    lanes = [s for s in stale if not measures_speed(s)]
     timed = [s for s in stale if measures_speed(s)]
-    if not rest:
-        rest, beside = beside + rest, []
-    background = []  # (script, process, start time), each writing its output to a log shown when it ends
-    try:
-        for script in beside:  # one thread each, beside the foreground
-            print(f"{label(script)}: running in the background, one thread (its output follows when it ends)",
-                  flush=True)
-            background.append((script, start(script, ONE_THREAD, background=True), time.perf_counter()))
-        for script in rest:
-            print(f"{label(script)}: running ...", flush=True)
-            finish(script, start(script, ONE_THREAD if background else {}), time.perf_counter())
-        while background:
-            finish(*background[0])
-            background.pop(0)
-    finally:
-        for _, proc, _ in background:  # a foreground example failed: stop the background too
-            proc.kill()
+    if len(lanes) == 1:
+        print(f"{label(lanes[0])}: running ...", flush=True)
+        finish(lanes[0], start(lanes[0], {}), time.perf_counter())
+    elif lanes:
+        run_lanes(lanes)
     for script in timed:
         print(f"{label(script)}: running alone ...", flush=True)
         finish(script, start(script, {}), time.perf_counter())
