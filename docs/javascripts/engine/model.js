@@ -13,6 +13,10 @@
  * - "js": the same float arithmetic in plain JavaScript (kernels.js): the readable reference.
  * Attention, its softmax included, is float32 in every mode.
  *
+ * Steering (the chapter "Looking inside"): forward(ids, {steer: {layer, vector, alpha}}) adds alpha * vector
+ * to the residual stream after block `layer` (0-based) at every new position, before the next block
+ * reads it: what llmbook/interpret/hooks.py's add_vector does to the PyTorch model.
+ *
  * The KV cache is bounded: room for `maxContext` positions is allocated once, with the weights,
  * in one WebAssembly.Memory that never grows (30 layers x 2 x 3 heads x 64 floats = 45 KiB a
  * position, 90 MiB for 2048). forward() past it throws before doing any work; the caller then
@@ -253,8 +257,11 @@ class Model {
    * attention?: [Float32Array(H * T * S) per layer]} with S = position after the call (row t of head h
    * holds the weights over positions 0..S-1; those after position start + t are 0).
    * lastOnly: logits of the last position only, Float32Array(V) (spares the output layer T - 1 rows).
+   * steer: {layer, vector: Float32Array(C) or an array, alpha}: alpha * vector is added to the output of
+   * block `layer` at each of the T new positions (positions already cached were steered, or not, when
+   * they were computed).
    */
-  forward(ids, { attention = false, lastOnly = false } = {}) {
+  forward(ids, { attention = false, lastOnly = false, steer = null } = {}) {
     const c = this.config, V = c.vocab_size, T = ids.length;
     if (!T) throw new Error("forward needs at least one token id");
     for (let t = 0; t < T; t++) {
@@ -262,6 +269,7 @@ class Model {
         throw new Error(`token id ${ids[t]} at position ${t} is outside the vocabulary 0..${V - 1}`);
       }
     }
+    const push = this.steering(steer);
     if (this.position + T > this.maxContext) {
       throw new Error(`the KV cache holds ${this.maxContext} positions: ${this.position} are used and ${T} more do not fit ` +
         "(reset() empties it)");
@@ -275,14 +283,44 @@ class Model {
     const maps = attention ? Array.from({ length: c.n_layers }, () => new Float32Array(c.n_heads * T * S)) : null;
     for (let t0 = 0; t0 < T; t0 += CHUNK) {
       const n = Math.min(CHUNK, T - t0), last = t0 + n === T;
-      this.chunk(ids.slice(t0, t0 + n), maps && { maps, t0, T, S });
+      this.chunk(ids.slice(t0, t0 + n), maps && { maps, t0, T, S }, push);
       if (!lastOnly || last) this.head(n, lastOnly ? n - 1 : 0, logits, lastOnly ? 0 : t0 * V);
     }
     return maps ? { logits, attention: maps } : { logits };
   }
 
-  /** The blocks on n <= CHUNK new positions (their ids), starting at this.position. */
-  chunk(ids, want) {
+  /**
+   * A steer argument checked, before any work: null for none, else {layer, add: Float32Array(C)} with
+   * add = alpha * vector in float32, as PyTorch computes `alpha * vector` for a float32 vector.
+   */
+  steering(steer) {
+    if (steer === null || steer === undefined) return null;
+    const c = this.config, C = c.dim;
+    if (typeof steer !== "object") throw new Error(`steer must be {layer, vector, alpha}, got ${String(steer)}`);
+    const { layer, vector, alpha } = steer;
+    const show = (v) => (typeof v === "number" ? String(v) : JSON.stringify(v) ?? String(v));  // NaN stays NaN
+    if (!Number.isInteger(layer) || layer < 0 || layer >= c.n_layers) {
+      throw new Error(`steer.layer must be an integer in 0..${c.n_layers - 1} (a block, counted from 0), got ${show(layer)}`);
+    }
+    if (!(Array.isArray(vector) || ArrayBuffer.isView(vector)) || vector.length !== C) {
+      const got = Array.isArray(vector) || ArrayBuffer.isView(vector) ? `${vector.length} values` : typeof vector;
+      throw new Error(`steer.vector must hold ${C} numbers (the model's width), got ${got}`);
+    }
+    for (let i = 0; i < C; i++) {
+      if (typeof vector[i] !== "number" || !Number.isFinite(vector[i])) {
+        throw new Error(`steer.vector[${i}] is ${show(vector[i])}: every value must be a finite number`);
+      }
+    }
+    if (typeof alpha !== "number" || !Number.isFinite(alpha)) {
+      throw new Error(`steer.alpha must be a finite number, got ${show(alpha)}`);
+    }
+    const a = Math.fround(alpha), add = new Float32Array(C);  // the scalar in float32, each product rounded
+    for (let i = 0; i < C; i++) add[i] = a * Math.fround(vector[i]);
+    return { layer, add };
+  }
+
+  /** The blocks on n <= CHUNK new positions (their ids), starting at this.position; push: steering() or null. */
+  chunk(ids, want, push = null) {
     const c = this.config, b = this.buf, f = this.f32, n = ids.length, C = c.dim;
     for (let t = 0; t < n; t++) dequantizeRow(this.embed.type, this.u8, this.embed.at, C, ids[t], f, b.x / 4 + t * C);
     for (let l = 0; l < c.n_layers; l++) {
@@ -307,6 +345,9 @@ class Model {
       this.prepare(b.gate, c.ffn_dim, n);
       this.matmul(w.down, b.gate, b.y, C, c.ffn_dim, n);
       this.add(b.x, b.y, n * C);
+      if (push && l === push.layer) {  // steering: the block's output, before block l + 1 reads it
+        for (let t = 0; t < n; t++) for (let i = 0; i < C; i++) f[b.x / 4 + t * C + i] += push.add[i];
+      }
     }
     this.position += n;
   }

@@ -5,11 +5,12 @@
  *       -> {type: "progress", done, total, part, parts, cached, warning?} ... then
  *          {type: "ready", config, mode, maxContext, manifest: {file, bytes, version}, cachedParts,
  *           fetchedParts, persisted, cacheUsed, warning?, seconds: {download, load}}
- *   {type: "forward", text? | ids?, chat?: bool, system?, top?: 20, logits?: bool, attention?: null|"all"|{layer, head?}, mode?}
+ *   {type: "forward", text? | ids?, chat?: bool, system?, top?: 20, logits?: bool, attention?: null|"all"|{layer, head?}, mode?,
+ *    steer?}
  *       -> {type: "result", ids, tokens, top: {ids: Int32Array, probs: Float32Array, logits: Float32Array, tokens},
  *           logits?: Float32Array(V) of the last position, attention?: {layers, heads, T, S, data: Float32Array}}
  *   {type: "generate", prompt: text | ids, chat?: bool, system?, params: {strategy, temperature, top_k, top_p,
- *    min_p, repetition_penalty}, max_new_tokens, seed?, mode?}
+ *    min_p, repetition_penalty}, max_new_tokens, seed?, mode?, steer?}
  *       -> {type: "token", index, token, text, position, tokensPerSecond} per token, then
  *          {type: "done", reason: "eos"|"length"|"context"|"stopped", prompt_ids, ids, text, prefill: {tokens, seconds},
  *           decode: {tokens, seconds, tokensPerSecond}}
@@ -17,6 +18,9 @@
  *       -> {type: "result", steps: [{phase, fed, fed_ids, cache_length, key_shape, value_shape, layers, bytes,
  *           key_sample: (S, dims) keys of layer 0, KV head 0, next, next_id}], n_layers, n_kv_heads, n_heads,
  *           head_dim, dtype_bytes, max_context, cache_bytes}: a prefill and greedy steps, the cache after each
+ *   steer: {layer, vector: Float32Array(C) or an array of C numbers, alpha}: alpha * vector is added to the
+ *       residual stream after block `layer` at every position, the prompt's and each generated token's
+ *       (model.js's forward; a bad one is an error before any work)
  *   {type: "stop"}  -> the running generate ends with reason "stopped" (answered {type: "result"})
  *   {type: "reset"} -> {type: "result"}
  * Any failure: {type: "error", message}. Messages run one at a time, in order; only "stop" jumps the queue.
@@ -175,7 +179,7 @@ function forward(req) {
     throw new Error(`the prompt has ${ids.length} tokens; the model here keeps at most ${maxContext()}`);
   }
   model.reset();
-  const out = model.forward(ids, { attention: Boolean(req.attention), lastOnly: true });
+  const out = model.forward(ids, { attention: Boolean(req.attention), lastOnly: true, steer: req.steer });
   const V = vocabSize(), T = ids.length;
   const last = out.logits;  // (V): the last position's
   const probs = softmax(last);
@@ -217,7 +221,8 @@ async function generate(req) {
   stopRequested = false;
   model.reset();
   const t0 = performance.now();
-  let logits = model.forward(ids, { lastOnly: true }).logits;  // (V)
+  const steer = req.steer;  // the same push at the prompt's positions and at every new one
+  let logits = model.forward(ids, { lastOnly: true, steer }).logits;  // (V)
   const t1 = performance.now();
   let reason = "length";
   for (let n = 0; n < maxNew; n++) {
@@ -232,7 +237,7 @@ async function generate(req) {
     if (model.position + 1 > bound) { reason = "context"; break; }
     await nextTask();
     if (stopRequested) { reason = "stopped"; break; }
-    logits = model.forward([token], { lastOnly: true }).logits;
+    logits = model.forward([token], { lastOnly: true, steer }).logits;
   }
   const t2 = performance.now();
   const tail = stream.flush();
