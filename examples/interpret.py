@@ -4,7 +4,9 @@ Induction heads on repeated random tokens, the logit lens on a fact and on the b
 activation patching of a fact (layer x position), a sentiment direction by difference of means
 (probe accuracy by layer, steering with a same-norm random control, ablation), and a "Golden Gate"
 direction added during greedy generation at several strengths. Every sentence here was written
-for the book. Writes ``generated/interpret/results.json`` and three figures.
+for the book. Writes ``generated/interpret/results.json``, three figures, and
+``generated/interpret/steering_widget.json`` for the steering widget: both directions at ``LAYER``, the
+strengths, and what they did on the chapter's prompts (top next tokens, greedy continuations).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from llmbook.interpret.circuits import (lens_agreement, lens_ranks, model_induct
                                         patching_map, repeated_random_tokens, token_losses)
 from llmbook.interpret.concepts import (difference_of_means, encode, log_odds, mean_residuals,  # noqa: E402
                                         probe_accuracy, random_like, steered)
-from llmbook.interpret.hooks import project_out  # noqa: E402
+from llmbook.interpret.hooks import add_vector, project_out  # noqa: E402
 from llmbook.models.llama import load_model  # noqa: E402
 from tools.export import REPO_ROOT, generated_path, save_figure, write_json  # noqa: E402
 
@@ -101,6 +103,7 @@ GG_RANDOM_SCALE = 4
 TOPIC = re.compile(r"\bgolden\b|\bbridges?\b|san francisco|\bbay\b|\bfog|\bstraits?\b|suspension|\bcables?\b",
                    re.IGNORECASE)
 GG_TOKENS = 32
+WIDGET_TOP = 10  # next tokens the steering widget lists for each prompt and strength
 
 
 def single_tokens(model, words: list[str]) -> list[int]:
@@ -123,6 +126,33 @@ def book_prose(model, n: int) -> torch.Tensor:
     if len(ids) < n:
         raise ValueError(f"the prose has {len(ids)} tokens, fewer than {n}")
     return torch.tensor([ids])
+
+
+@torch.inference_mode()
+def top_next(model, prompt: str, vector: torch.Tensor, alpha: float, k: int = WIDGET_TOP) -> dict:
+    """The ``k`` likeliest next tokens after ``prompt``, ``alpha * vector`` added after ``LAYER``: one forward pass."""
+    with add_vector(model, LAYER, vector, alpha):
+        probs = torch.softmax(model(encode(model, prompt), last_only=True)[0, -1], -1)  # (V,)
+    p, ids = probs.topk(k)
+    return {"alpha": alpha, "ids": ids.tolist(), "tokens": [model.tokenizer.decode([i]) for i in ids.tolist()],
+            "probs": p.tolist()}
+
+
+def steering_widget(model, concepts: list[tuple], continuations: list[dict]) -> dict:
+    """What the steering widget shows before the model is loaded, and the vectors it adds once it is.
+
+    ``concepts``: (key, label, vector (C,), strengths, prompts, the strength the widget starts at) each;
+    ``continuations``: the greedy runs made already, {key, alpha, prompt, ids, text} each.
+    """
+    out = {"layer": LAYER, "layers": len(model.blocks), "dim": model.config.dim, "top": WIDGET_TOP,
+           "tokens": GG_TOKENS, "concepts": []}
+    for key, label, vec, alphas, prompts, start in concepts:
+        runs = [{"text": p, "ids": model.tokenizer.encode(p), "top": [top_next(model, p, vec, a) for a in alphas],
+                 "continuations": [{k: c[k] for k in ("alpha", "ids", "text")} for c in continuations
+                                   if c["key"] == key and c["prompt"] == p]} for p in prompts]
+        out["concepts"].append({"key": key, "label": label, "vector": vec.tolist(), "norm": vec.norm().item(),
+                                "alphas": alphas, "start": start, "prompts": runs})
+    return out
 
 
 def nats_per_token(model, g) -> float:
@@ -184,7 +214,6 @@ def main() -> None:
     base = log_odds(model, SENTIMENT_PROMPT, yes, no)
 
     def shifted(layer: int, vec: torch.Tensor, alpha: float) -> float:
-        from llmbook.interpret.hooks import add_vector
         with add_vector(model, layer, vec, alpha):
             return log_odds(model, SENTIMENT_PROMPT, yes, no) - base
     out["steer_sentiment"] = {
@@ -214,12 +243,13 @@ def main() -> None:
 
     # 5. a Golden Gate direction in generation
     gg = difference_of_means(mean_residuals(model, GOLDEN), mean_residuals(model, NEUTRAL))[LAYER]  # (C,)
-    runs = []
+    runs, continuations = [], []
     for alpha in GG_SCALES:
         for prompt in GG_PROMPTS:
             g = steered(model, prompt, LAYER, gg, alpha, GG_TOKENS)
             runs.append({"alpha": alpha, "prompt": prompt, "text": g.text, "topic": len(TOPIC.findall(g.text)),
                          "nats": nats_per_token(model, g)})
+            continuations.append({"key": "golden_gate", "alpha": alpha, "prompt": prompt, "ids": g.ids, "text": g.text})
     control = []
     for prompt in GG_PROMPTS:
         g = steered(model, prompt, LAYER, random_like(gg, 0), GG_RANDOM_SCALE, GG_TOKENS)
@@ -228,6 +258,12 @@ def main() -> None:
     out["golden_gate"] = {"prompts": GG_PROMPTS, "scales": GG_SCALES, "tokens": GG_TOKENS, "runs": runs,
                           "random": control, "norm": gg.norm().item(), "topic_pattern": TOPIC.pattern}
     times["golden_gate"] = time.perf_counter() - t0
+
+    # 6. the steering widget: the two directions, the chapter's strengths and prompts (forward passes only)
+    write_json("interpret/steering_widget.json", steering_widget(model, [
+        ("golden_gate", "Golden Gate Bridge", gg, GG_SCALES, GG_PROMPTS, GG_RANDOM_SCALE),
+        ("sentiment", "Sentiment (positive minus negative)", d, SCALES, [SENTIMENT_PROMPT], 1)], continuations))
+    times["widget"] = time.perf_counter() - t0
     out["seconds"] = {k: round(v, 1) for k, v in times.items()}
     write_json("interpret/results.json", out)
     for name, text in snippets(out).items():
