@@ -392,6 +392,9 @@ def test_the_stop_button_stops_a_generation(loaded) -> None:
     """Catches a Stop button that the worker never reads while it generates (a loop without a task boundary)."""
     root = chat_box(loaded)
     root.get_by_label("Prompt").fill("Tell me a long story about the sea.")
+    # as a chat turn: as plain text this prompt's first greedy token is the end of the turn (tests before this
+    # one leave the box in either state)
+    root.get_by_label("as a chat turn (the model's chat template)").set_checked(True)
     root.get_by_label("New tokens at most").fill("400")
     root.get_by_role("button", name="Generate").click()
     wait_js(loaded, "() => document.querySelector('[data-widget=live-chat] .llmbook-live-new').textContent")
