@@ -214,8 +214,8 @@ def caption(data: dict) -> str:
                  f"ids, committed record of {wl['environment']['date'][:10]}, not this build): "
                  f"{w['decode_tok_s'][lo]:.1f} tokens/s at {lo} positions, {w['decode_tok_s'][hi]:.1f} at {hi}, "
                  f"prefill {w['prefill_32_s']:.2f} s; the book's fast mode is "
-                 f"{e['fast'][lo]['decode_tok_s'] / w['decode_tok_s'][lo]:.2f}× its decode speed (the two were "
-                 "measured on different days, so the ratio is rougher than the others).")
+                 f"{e['fast'][lo]['decode_tok_s'] / w['decode_tok_s'][lo]:.2f}× its decode speed (a ratio of two "
+                 "runs, not one, so rougher than the others).")
     else:
         text += " No record of llama.cpp in WebAssembly (@wllama/wllama) is committed yet."
     return text + " " + targets(data)
