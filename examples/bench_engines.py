@@ -10,9 +10,9 @@ background load, and the best of the repeats is kept:
 - load: seconds to load each model, peak memory while loading;
 - prefill: one forward over 1, 64 and 512 tokens, last position's logits (``logits_to_keep=1`` for
   transformers), for every engine but the integer ones (their kernels take minutes at 512 tokens);
-- decode: N greedy tokens after an 8-token prompt (N = 64; 16 for the int8 and int4 engines, whose
+- decode: n greedy tokens after an 8-token prompt (n = 64; 16 for the int8 and int4 engines, whose
   kernels are several times slower at one token). The book's one decode formula:
-  decode tokens/s = (N - 1) / (T(N) - T(1)), the tokens after the first over the time after the first,
+  decode tokens/s = (n - 1) / (time(n) - time(1)), the tokens after the first over the time after the first,
   so the prompt's prefill is not counted as decoding;
 - decode without the KV cache (torch model and transformers): measured at N = 64, and estimated for
   other N by adding up the prefill times (a step without the cache is one forward over the sequence so far);
@@ -71,7 +71,7 @@ from llmbook.training.data import pydoc_topics_text  # noqa: E402
 from llmbook.training.objective import next_token_logprobs  # noqa: E402
 from tools.bench import best_time, environment, latest_record, save_record, triad_bandwidth  # noqa: E402
 
-FORMULA = "decode tokens/s = (N - 1) / (T(N) - T(1))"  # the one decode formula, stated in every caption
+FORMULA = "decode tokens/s = (n - 1) / (time(n) - time(1))"  # the one decode formula, stated in every caption
 PROMPT, NEW = 8, 64  # decode: new greedy tokens after a prompt of this many tokens
 PREFILL = {1: 5, 64: 3, 512: 2}  # prefill tokens -> repeats
 BOOK = ("torch", "numpy", "fp16", "bf16", "int8", "int4")  # generate(..., engine=...)

@@ -21,7 +21,7 @@ def test_every_chapter_prints_the_same_decode_speed(bench) -> None:
     """Catches chapters that compute decode speed their own way (three scripts once printed three numbers
     for one engine in one build): each caption states the one formula and the JSON's rates, as rounded."""
     live = bench["live"]
-    assert live["formula"] == "decode tokens/s = (N - 1) / (T(N) - T(1))"
+    assert live["formula"] == "decode tokens/s = (n - 1) / (time(n) - time(1))"
     for name in CHAPTERS:
         text = (GENERATED / f"{name}_caption.txt").read_text()
         assert live["formula"] in text, name

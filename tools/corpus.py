@@ -2,10 +2,10 @@
 
 The corpus is every ``.py`` file under the base interpreter's stdlib directory
 (tests included, ``site-packages`` excluded), which also brings in
-``pydoc_data/topics.py``, the text of the language reference's help topics. That
-is about 1,800 files and 31.5 million characters of code, comments and English.
+``pydoc_data/topics.py``, the text of the language reference's help topics: code,
+comments and English (the tokens chapter prints how many files and characters).
 
-Four files are deliberately not UTF-8 (they test Python's source-encoding
+A few files are deliberately not UTF-8 (they test Python's source-encoding
 support); they are skipped, so every text here is exactly its file's UTF-8.
 """
 

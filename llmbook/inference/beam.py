@@ -21,7 +21,7 @@ class BeamSearch:
 
     Each step scores every beam's every next token, takes the best $2 \\times$ ``num_beams``,
     moves those ending (EOS, stop string or the length limit) to the finished list with
-    score $\\text{logprob} / L^{\\lambda}$ ($L$ new tokens, $\\lambda$ = ``length_penalty``),
+    score $\\text{logprob} / n^{\\lambda}$ ($n$ new tokens, $\\lambda$ = ``length_penalty``),
     and keeps the best ``num_beams`` others running. It stops when every candidate ends,
     or (``early_stopping``) when no running beam can beat the finished ones; then it
     emits the best finished hypothesis.

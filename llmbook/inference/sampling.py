@@ -7,7 +7,7 @@ can no longer be drawn) or rescales them. Applied in this order, as ``transforme
 does:
 
 1. repetition penalty: tokens already in the text are made less likely;
-2. temperature $T$: $z_i / T$ (below 1 sharpens, above 1 flattens);
+2. temperature $τ$: $z_i / τ$ (below 1 sharpens, above 1 flattens);
 3. top-k: keep the $k$ highest logits;
 4. top-p (nucleus): keep the smallest set of most likely tokens whose probabilities
    sum to at least $p$;
@@ -31,7 +31,7 @@ NEG_INF = float("-inf")
 
 # --8<-- [start:temperature]
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """$z_i / T$: temperature below 1 sharpens the distribution, above 1 flattens it."""
+    """$z_i / τ$: temperature below 1 sharpens the distribution, above 1 flattens it."""
     return logits / temperature
 # --8<-- [end:temperature]
 

