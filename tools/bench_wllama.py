@@ -23,7 +23,7 @@ greedy sampling (temperature 0, top_k 1), ``ignore_eos`` and 17 tokens to predic
 after the first token each decode one token. The times are llama.cpp's own
 ``timings``: prompt_ms is the prefill (up to and including sampling the first token); predicted_ms
 runs from the first sampled token to the 17th, i.e. 16 decode steps, so the rate is
-(predicted_n - 1) / predicted_ms (llama.cpp's own predicted_per_second divides predicted_n, one more).
+(predicted_n - 1) / predicted_ms, which is also what this llama.cpp reports as predicted_per_second.
 The page's own clock (performance.now() at each streamed token) is kept beside them as a check.
 
 One thread, offline: the page is served without cross-origin isolation (no SharedArrayBuffer), the
